@@ -1,0 +1,1 @@
+"""Backbone: the shared measurement pipeline of a collective-impact partnership."""

@@ -1,0 +1,202 @@
+"""The `backbone` command: run the demo or a real pipeline run, and let partners check a file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import click
+import duckdb
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.home import PROJECT_ROOT, Home
+from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
+from pipelines.registry import RegistryError
+from pipelines.quality.suites import SuiteError
+
+console = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _fail(message: str, code: int = EXIT_UNUSABLE) -> None:
+    err.print(f"[bold red]error:[/] {message}")
+    sys.exit(code)
+
+
+def _definitions():
+    from pipelines.definitions import build_definitions
+
+    try:
+        return build_definitions()
+    except (RegistryError, SuiteError) as exc:
+        _fail(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Backbone: the shared measurement pipeline of a collective-impact partnership."""
+
+
+def _print_run(label: str, summary) -> None:
+    status = "[green]succeeded[/]" if summary.success else "[yellow]failed (see below)[/]"
+    console.print(f"  {label}: run {status}; checks passed {summary.checks_passed}, failed {summary.checks_failed}")
+    for name in summary.failed_checks:
+        console.print(f"    [yellow]check failed[/]: {name}")
+    for error in summary.errors:
+        console.print(f"    [red]step error[/]: {error}")
+
+
+@main.command()
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+def demo(home: Path | None) -> None:
+    """Run the whole pipeline on the bundled sample partners, in two delivery rounds."""
+    from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB
+    from pipelines.runner import instance_for, run_job
+    from pipelines.sample.api import SampleCollegeApi
+    from pipelines.sample.stage import stage_round
+
+    paths = Home.resolve(home).ensure()
+    os.environ["BACKBONE_HOME"] = str(paths.root)
+    resolve_link_key(paths, create=True)
+    defs = _definitions()
+    instance = instance_for(paths)
+    token = secrets.token_urlsafe(16)
+    with ExitStack() as stack:
+        api = stack.enter_context(SampleCollegeApi(store_dir=paths.sample / "api", token=token))
+        os.environ["RIVERBEND_COLLEGE_API_URL"] = api.url
+        os.environ["RIVERBEND_COLLEGE_API_TOKEN"] = token
+        os.environ.setdefault("WORKFORCE_DB_URL", f"sqlite:///{paths.sample / 'workforce_board.sqlite'}")
+        console.print(f"[bold]Backbone demo[/] — instance {paths.root}")
+        for round_name, title in (("history", "earlier deliveries"), ("current", "this term's deliveries")):
+            console.print(f"\n[bold]Round {round_name}[/]: {title}")
+            for line in stage_round(SAMPLE_DIR / round_name, paths):
+                console.print(f"  staged {line}")
+            pipeline = run_job(defs, PIPELINE_JOB, instance)
+            _print_run("pipeline", pipeline)
+            if not pipeline.success:
+                # What the `alert_partners_after_failed_run` sensor does when the daemon runs.
+                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance))
+    _print_summary(paths)
+
+
+def _print_summary(paths: Home) -> None:
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        partners = con.execute("select count(distinct partner) from raw.submissions").fetchone()[0]
+        statuses = dict(con.execute("select status, count(*) from raw.submissions group by 1").fetchall())
+        checks = dict(con.execute(
+            "select success, count(*) from quality.check_results group by 1").fetchall())
+        mails = con.execute(
+            "select partner, recipients, subject, sent_to from alerts.outbox order by created_at").fetchall() \
+            if con.execute("select count(*) from information_schema.tables where table_schema='alerts'").fetchone()[0] else []
+    indicators = []
+    if paths.serving.exists():
+        with duckdb.connect(str(paths.serving), read_only=True) as con:
+            indicators = con.execute(
+                "select indicator_id, count(distinct period), count(*), count(*) filter (where suppressed) "
+                "from indicator_values group by 1 order by 1").fetchall()
+    table = Table(title="Backbone demo summary", show_header=False)
+    table.add_row("partners delivering", str(partners))
+    table.add_row("submissions", ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())))
+    table.add_row("expectations (per submission)",
+                  f"{checks.get(True, 0)} passed, {checks.get(False, 0)} failed")
+    for indicator, periods, cells, suppressed in indicators:
+        table.add_row(f"published {indicator}", f"{cells} cells over {periods} periods ({suppressed} suppressed)")
+    for partner, recipients, subject, sent_to in mails:
+        table.add_row(f"mail to {partner}", f"{recipients}\n{subject}\n-> {sent_to or 'queued'}")
+    table.add_row("serving database", str(paths.serving))
+    table.add_row("exports", str(paths.exports))
+    table.add_row("outbox", str(paths.outbox))
+    table.add_row("Dagster UI", "make ui")
+    console.print()
+    console.print(table)
+
+
+@main.command()
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+def run(home: Path | None) -> None:
+    """Run the pipeline once on whatever partners have delivered, then alert partners."""
+    from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB
+    from pipelines.runner import instance_for, run_job
+
+    paths = Home.resolve(home).ensure()
+    os.environ["BACKBONE_HOME"] = str(paths.root)
+    try:
+        resolve_link_key(paths)
+    except LinkKeyMissing as exc:
+        _fail(str(exc))
+    defs = _definitions()
+    instance = instance_for(paths)
+    pipeline = run_job(defs, PIPELINE_JOB, instance)
+    _print_run("pipeline", pipeline)
+    if not pipeline.success:
+        _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance))
+        sys.exit(EXIT_FAILED)
+
+
+@main.command("check-file")
+@click.option("--dataset", "dataset_id", required=True, help="Dataset id, e.g. assessments.")
+@click.option("--partner", "partner_id", default=None, help="Partner id, when several partners send the dataset.")
+@click.argument("path", type=click.Path(path_type=Path))
+def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
+    """Check a file against its dataset's expectations before sending it.
+
+    Exit 0: every check passed; 1: some checks failed; 2: the file cannot be read as this dataset.
+    """
+    from pipelines.definitions import EXPECTATIONS_DIR, PARTNERS_DIR
+    from pipelines.ingest.landing import land
+    from pipelines.ingest.readers import Delivery, format_for
+    from pipelines.quality.checks import batch_query
+    from pipelines.quality.validation import validate
+    from pipelines.registry import load_registry
+
+    try:
+        ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset(dataset_id, partner_id)
+    except (RegistryError, SuiteError) as exc:
+        _fail(str(exc))
+    if not path.is_file():
+        _fail(f"{path}: no such file")
+    with tempfile.TemporaryDirectory(prefix="backbone-check-") as scratch:
+        database = Path(scratch) / "check.duckdb"
+        delivery = Delivery(path, source=path.name, format=format_for(path), sheet=ref.config.sheet)
+        with duckdb.connect(str(database)) as con:
+            # A throwaway key: the file never leaves this machine, its IDs need no linking.
+            landed = land(con, ref, delivery, secrets.token_bytes(32), Path(scratch) / "archive")
+        if landed.status == "unreadable":
+            _fail(f"{path.name} cannot be checked as {ref.partner.id} {dataset_id}: {landed.reason}")
+        report = validate(database, batch_query(ref, landed.submission_id), ref.suite)
+    _print_report(path, ref, landed.rows, report)
+    sys.exit(EXIT_OK if report.success else EXIT_FAILED)
+
+
+def _print_report(path: Path, ref, rows: int, report) -> None:
+    console.print(f"[bold]{path.name}[/] as {ref.partner.name} / {ref.dataset_id}: {rows} data rows")
+    table = Table(show_lines=False)
+    for column in ("", "check", "problem rows", "values found", "spreadsheet rows"):
+        table.add_column(column)
+    for outcome in report.outcomes:
+        mark = "[green]ok[/]" if outcome.success else "[red]FAIL[/]"
+        problem = outcome.error or (
+            f"{outcome.unexpected_count} of {outcome.element_count}" if not outcome.success and outcome.unexpected_count is not None else
+            ("" if outcome.success else "failed"))
+        table.add_row(mark, outcome.notes or outcome.expectation_type, problem,
+                      ", ".join(map(str, outcome.sample_values[:5])), ", ".join(map(str, outcome.sample_rows[:5])))
+    console.print(table)
+    failed = len(report.failed)
+    if failed:
+        console.print(f"[red]{failed} check(s) failed.[/] Fix the rows listed and run this command again.")
+    else:
+        console.print("[green]All checks passed.[/] The file is ready to send.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""The instance directory: everything a run writes lives under BACKBONE_HOME."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = ".backbone"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Home:
+    root: Path
+
+    @classmethod
+    def resolve(cls, root: str | os.PathLike[str] | None = None) -> Home:
+        """`root`, else $BACKBONE_HOME, else ./.backbone — always made absolute so that
+        dbt (which runs in its project dir) and Dagster agree on the same files."""
+        chosen = root or os.environ.get("BACKBONE_HOME") or DEFAULT_HOME
+        return cls(Path(chosen).expanduser().resolve())
+
+    @property
+    def dagster(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def serving(self) -> Path:
+        return self.root / "serving.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    @property
+    def inbox(self) -> Path:
+        return self.root / "inbox"
+
+    @property
+    def sample(self) -> Path:
+        """Where the demo keeps the sample partners' own systems (API store, SQL database)."""
+        return self.root / "sample"
+
+    @property
+    def link_key_file(self) -> Path:
+        return self.root / "link.key"
+
+    def ensure(self) -> Home:
+        for path in (self.dagster, self.exports, self.outbox, self.archive, self.site, self.inbox):
+            path.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster / "dagster.yaml"
+        if not dagster_yaml.exists():
+            # SQLite run/event storage is Dagster's default for a DAGSTER_HOME without config;
+            # the file only turns off telemetry so nothing tries to reach the network.
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+        return self

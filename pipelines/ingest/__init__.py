@@ -1,0 +1,1 @@
+"""Ingest stage: partner deliveries land append-only in the warehouse `raw` schema."""

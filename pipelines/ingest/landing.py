@@ -1,0 +1,187 @@
+"""Append-only landing of a delivery into `raw."<partner>__<dataset>"`, keyed by content hash.
+
+One transaction per delivery writes its rows and its `raw.submissions` record together, so a
+crash leaves either the whole delivery or nothing; the same bytes delivered again are a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+
+from pipelines.ingest.pseudonym import pseudonym_sql
+from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
+from pipelines.registry import DatasetRef
+from pipelines.sql import ident
+
+LINEAGE_COLUMNS = {
+    "_partner": "VARCHAR",
+    "_submission_id": "VARCHAR",
+    "_source": "VARCHAR",
+    "_sha256": "VARCHAR",
+    "_loaded_at": "TIMESTAMP",
+    "_source_row": "BIGINT",
+    "_parse_errors": "VARCHAR",
+}
+
+SUBMISSIONS_DDL = """
+create table if not exists raw.submissions (
+    submission_id varchar primary key,
+    partner varchar not null,
+    dataset varchar not null,
+    source varchar not null,
+    sha256 varchar not null,
+    size_bytes bigint not null,
+    archive_path varchar not null,
+    received_at timestamp not null,
+    row_count bigint not null,
+    parse_error_rows bigint not null,
+    status varchar not null,      -- pending | accepted | quarantined | unreadable
+    status_reason varchar,
+    checked_at timestamp
+)
+"""
+
+_INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+
+
+def _type_words(duck_type: str) -> str:
+    base = duck_type.upper().split("(")[0]
+    if base in _INTEGER_TYPES:
+        return "a whole number"
+    if base == "DATE":
+        return "a date written YYYY-MM-DD"
+    if base in ("TIMESTAMP", "DATETIME"):
+        return "a date and time"
+    if base == "BOOLEAN":
+        return "true or false"
+    return "a number"
+
+
+def _typed(column: str, duck_type: str) -> str:
+    col = ident(column)
+    if duck_type.upper().split("(")[0] in _INTEGER_TYPES:
+        # DuckDB would round '12.5' to 13; a whole-number column must not silently change data.
+        return f"case when regexp_full_match({col}, '[+-]?[0-9]+') then try_cast({col} as {duck_type}) end"
+    return f"try_cast({col} as {duck_type})"
+
+
+@dataclass(frozen=True)
+class Landed:
+    submission_id: str
+    source: str
+    status: Literal["pending", "unreadable", "duplicate"]
+    rows: int = 0
+    parse_error_rows: int = 0
+    reason: str | None = None
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection, ref: DatasetRef) -> None:
+    con.execute("create schema if not exists raw")
+    con.execute(SUBMISSIONS_DDL)
+    columns = {**ref.suite.columns, **LINEAGE_COLUMNS}
+    ddl = ", ".join(f"{ident(name)} {duck_type}" for name, duck_type in columns.items())
+    con.execute(f"create table if not exists raw.{ident(ref.table)} ({ddl})")
+    # A suite may gain columns later: add them, never drop or retype what has landed.
+    existing = {row[0] for row in con.execute(f"describe raw.{ident(ref.table)}").fetchall()}
+    for name, duck_type in columns.items():
+        if name not in existing:
+            con.execute(f"alter table raw.{ident(ref.table)} add column {ident(name)} {duck_type}")
+
+
+def _archive(path: Path, sha256: str, archive_dir: Path, partner_id: str) -> Path:
+    target = archive_dir / partner_id / f"{sha256}{path.suffix.lower()}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".partial")
+        shutil.copyfile(path, partial)
+        os.replace(partial, target)  # atomic: the archive never holds half a file
+    return target
+
+
+def _typed_select(ref: DatasetRef, key: bytes) -> tuple[str, str]:
+    """SELECT list of typed canonical columns and the expression describing cast failures."""
+    values, problems = [], []
+    for column, duck_type in ref.suite.columns.items():
+        col = ident(column)
+        if column in ref.suite.pseudonymize:
+            values.append(f"{pseudonym_sql(col, key)} as {col}")
+        elif duck_type.upper() == "VARCHAR":
+            values.append(col)
+        else:
+            typed = _typed(column, duck_type)
+            values.append(f"{typed} as {col}")
+            problems.append(
+                f"case when {col} is not null and ({typed}) is null then "
+                f"'{column}: ''' || {col} || ''' is not {_type_words(duck_type)}' end"
+            )
+    errors = f"nullif(concat_ws('; ', {', '.join(problems)}), '')" if problems else "null::varchar"
+    return ", ".join(values), errors
+
+
+def land(
+    con: duckdb.DuckDBPyConnection,
+    ref: DatasetRef,
+    delivery: Delivery,
+    key: bytes,
+    archive_dir: Path,
+) -> Landed:
+    """Land one delivery; never raises for a partner's mistake (it becomes an 'unreadable' submission)."""
+    ensure_tables(con, ref)
+    sha256 = file_sha256(delivery.path)
+    submission_id = f"{ref.table}:{sha256[:16]}"
+    if con.execute("select 1 from raw.submissions where submission_id = ?", [submission_id]).fetchone():
+        return Landed(submission_id, delivery.source, "duplicate")
+    archived = _archive(delivery.path, sha256, archive_dir, ref.partner.id)
+    received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    record = [submission_id, ref.partner.id, ref.dataset_id, delivery.source, sha256,
+              delivery.path.stat().st_size, str(archived), received_at]
+    try:
+        rows = load_text(con, delivery, ref.config.columns)
+    except DeliveryError as exc:
+        con.execute(
+            "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'unreadable', ?, null)",
+            [*record, str(exc)],
+        )
+        return Landed(submission_id, delivery.source, "unreadable", reason=str(exc))
+
+    values, errors = _typed_select(ref, key)
+    lineage = [ref.partner.id, submission_id, delivery.source, sha256, received_at]
+    con.execute("begin transaction")
+    try:
+        con.execute(
+            f"insert into raw.{ident(ref.table)} by name select {values}, "
+            "? as _partner, ? as _submission_id, ? as _source, ? as _sha256, ? as _loaded_at, "
+            f"_source_row, {errors} as _parse_errors from {TEXT_TABLE}",
+            lineage,
+        )
+        bad_rows = con.execute(
+            f"select count(*) from raw.{ident(ref.table)} where _submission_id = ? and _parse_errors is not null",
+            [submission_id],
+        ).fetchone()[0]
+        con.execute(
+            "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', null, null)",
+            [*record, rows, bad_rows],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        con.execute(f"drop table if exists {TEXT_TABLE}")
+    return Landed(submission_id, delivery.source, "pending", rows=rows, parse_error_rows=bad_rows)

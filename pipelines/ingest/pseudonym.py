@@ -1,0 +1,60 @@
+"""Student identifiers are replaced at ingest by HMAC-SHA256 pseudonyms.
+
+The same state ID gives the same pseudonym for every partner (so records link across partners),
+while nobody without the partnership's secret key can reverse or recompute it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+
+
+from pipelines.home import Home
+
+KEY_ENV = "BACKBONE_LINK_KEY"
+_BLOCK = 64  # SHA-256 block size in bytes
+
+
+class LinkKeyMissing(RuntimeError):
+    pass
+
+
+def resolve_link_key(home: Home, *, create: bool = False) -> bytes:
+    """$BACKBONE_LINK_KEY, else the key file in the instance dir (which the demo creates)."""
+    if value := os.environ.get(KEY_ENV):
+        return value.encode()
+    if home.link_key_file.exists():
+        return home.link_key_file.read_text().strip().encode()
+    if create:
+        home.root.mkdir(parents=True, exist_ok=True)
+        home.link_key_file.write_text(secrets.token_hex(32) + "\n")
+        home.link_key_file.chmod(0o600)
+        return home.link_key_file.read_text().strip().encode()
+    raise LinkKeyMissing(
+        f"No linking key: set {KEY_ENV} to the partnership's secret key (the same key every run, "
+        f"or pseudonyms stop matching across deliveries), or put it in {home.link_key_file}. "
+        "`backbone demo` creates a throwaway key for the sample data."
+    )
+
+
+def pseudonym(value: str, key: bytes) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonym_sql(expression: str, key: bytes) -> str:
+    """DuckDB SQL computing HMAC-SHA256(key, expression) as hex, equal to `pseudonym()`.
+
+    Done in SQL so millions of IDs are hashed inside DuckDB's streaming scan instead of a
+    Python UDF; the padded keys are literals, so the secret itself is never stored.
+    """
+    if len(key) > _BLOCK:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(_BLOCK, b"\0")
+    inner = bytes(b ^ 0x36 for b in key).hex()
+    outer = bytes(b ^ 0x5C for b in key).hex()
+    return (
+        f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode({expression}))))"
+    )

@@ -1,0 +1,144 @@
+"""Read a delivered file into a DuckDB temp table of text columns with canonical names.
+
+Every format ends as the same shape (one VARCHAR column per canonical column plus
+`_source_row`), so typing, pseudonymizing and checking are written once for all of them.
+Files are scanned by DuckDB itself (CSV, JSON lines) so large deliveries stream.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pandas as pd
+
+from pipelines.sql import ident, literal
+
+Format = Literal["csv", "xlsx", "jsonl"]
+TEXT_TABLE = "_delivery_text"
+
+
+class DeliveryError(ValueError):
+    """The delivery cannot be read as this dataset; the message is meant for the partner."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    path: Path  # the delivered bytes on disk
+    source: str  # what the partner knows it as: file name or URL
+    format: Format
+    sheet: str | None = None
+    first_row: int = 2  # number of the first data row as the partner sees it (files: header is row 1)
+
+
+def format_for(path: Path) -> Format:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        return "xlsx"
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    return "csv"
+
+
+def _check_not_binary(path: Path) -> None:
+    head = path.read_bytes()[:8192] if path.stat().st_size else b""
+    if not head:
+        raise DeliveryError("the file is empty (0 bytes)")
+    if b"\0" in head:
+        raise DeliveryError("the file is not a text (CSV) file; it looks binary. Export the sheet as 'CSV UTF-8'")
+
+
+def _scan_csv(con: duckdb.DuckDBPyConnection, path: Path, first_row: int) -> None:
+    _check_not_binary(path)
+    try:
+        # all_varchar: land exactly what was sent; typing (and its errors) happens in one place.
+        con.execute(
+            f"create or replace temp table _scan as select row_number() over () + {first_row - 1} as _source_row, * "
+            f"from read_csv({literal(str(path))}, all_varchar = true, header = true)"
+        )
+    except duckdb.Error as exc:
+        raise DeliveryError(f"the file cannot be read as CSV: {_first_line(exc)}") from None
+
+
+def _scan_jsonl(con: duckdb.DuckDBPyConnection, path: Path, first_row: int) -> None:
+    if not path.stat().st_size:
+        raise DeliveryError("the delivery holds no records")
+    try:
+        con.execute(
+            f"create or replace temp table _scan as select row_number() over () + {first_row - 1} as _source_row, * "
+            f"from read_json({literal(str(path))}, format = 'newline_delimited')"
+        )
+    except duckdb.Error as exc:
+        raise DeliveryError(f"the records cannot be read as JSON: {_first_line(exc)}") from None
+
+
+def _cell_text(value: object) -> str | None:
+    """Excel cells as the text a partner typed: 12.0 -> '12', dates -> ISO."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return "Y" if value else "N"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, first_row: int) -> None:
+    from python_calamine import CalamineError, CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+    except (CalamineError, OSError, ValueError) as exc:
+        raise DeliveryError(f"the file cannot be opened as an Excel workbook (.xlsx): {exc}") from None
+    names = workbook.sheet_names
+    if sheet is not None and sheet not in names:
+        raise DeliveryError(f"the workbook has no sheet named '{sheet}' (sheets: {', '.join(names)})")
+    rows = workbook.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
+    rows = [row for row in rows if any(cell not in (None, "") for cell in row)] if rows else []
+    if not rows:
+        raise DeliveryError(f"the sheet '{sheet or names[0]}' is empty")
+    header = [_cell_text(cell) or f"column{i + 1}" for i, cell in enumerate(rows[0])]
+    frame = pd.DataFrame([[_cell_text(cell) for cell in row] for row in rows[1:]], columns=header, dtype=object)
+    frame.insert(0, "_source_row", range(first_row, len(frame) + first_row))
+    con.register("_xlsx_frame", frame)
+    con.execute("create or replace temp table _scan as select * from _xlsx_frame")
+    con.unregister("_xlsx_frame")
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0]
+
+
+def load_text(con: duckdb.DuckDBPyConnection, delivery: Delivery, columns: dict[str, str]) -> int:
+    """Scan `delivery` into temp table TEXT_TABLE with the canonical names; return its row count.
+
+    `columns` maps canonical name -> the partner's column name. Column names are matched
+    ignoring case and surrounding spaces, because spreadsheets drift in exactly that way.
+    """
+    if delivery.format == "xlsx":
+        _scan_xlsx(con, delivery.path, delivery.sheet, delivery.first_row)
+    elif delivery.format == "jsonl":
+        _scan_jsonl(con, delivery.path, delivery.first_row)
+    else:
+        _scan_csv(con, delivery.path, delivery.first_row)
+    found = [row[0] for row in con.execute("describe _scan").fetchall() if row[0] != "_source_row"]
+    by_folded = {name.strip().casefold(): name for name in found}
+    missing = [f"'{theirs}' (for {ours})" for ours, theirs in columns.items() if theirs.strip().casefold() not in by_folded]
+    if missing:
+        raise DeliveryError(
+            f"missing column(s) {', '.join(missing)}; the delivery has: {', '.join(found) or 'no columns'}"
+        )
+    select = ", ".join(
+        f"nullif(trim(cast({ident(by_folded[theirs.strip().casefold()])} as varchar)), '') as {ident(ours)}"
+        for ours, theirs in columns.items()
+    )
+    con.execute(f"create or replace temp table {TEXT_TABLE} as select _source_row, {select} from _scan")
+    con.execute("drop table _scan")
+    return con.execute(f"select count(*) from {TEXT_TABLE}").fetchone()[0]

@@ -1,0 +1,34 @@
+"""A sensor per file-delivering partner: new files in its inbox start that partner's ingest job."""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from pipelines.ingest.deliveries import inbox_files
+from pipelines.registry import Partner, Registry
+from pipelines.resources import BackboneResource
+
+
+def build_inbox_sensor(partner: Partner, registry: Registry, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+    refs = [ref for ref in registry.datasets if ref.partner.id == partner.id]
+
+    @dg.sensor(
+        name=f"inbox_{partner.id}",
+        job=job,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Watches BACKBONE_HOME/inbox/{partner.id}/ for new {partner.name} files.",
+    )
+    def _sensor(context: dg.SensorEvaluationContext, backbone: BackboneResource) -> dg.SensorResult:
+        home = backbone.paths
+        files = sorted({path for ref in refs for path in inbox_files(home, ref)})
+        if not files:
+            return dg.SensorResult(skip_reason=dg.SkipReason(f"no files waiting in {home.inbox / partner.id}"))
+        # The run key names the exact files (name, size, mtime): Dagster starts one run per new set.
+        signature = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+        run_key = hashlib.sha256(signature.encode()).hexdigest()[:20]
+        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=run_key, tags={"partner": partner.id})])
+
+    return _sensor

@@ -1,0 +1,1 @@
+"""Models stage: the dbt project (staging -> intermediate -> marts) as Dagster assets."""

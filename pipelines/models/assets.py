@@ -1,0 +1,68 @@
+"""dbt models as assets: keys and groups come from the model's folder, owners from the registry."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from pipelines.models.project import dbt_project
+from pipelines.registry import Registry
+from pipelines.resources import WAREHOUSE_POOL, BackboneResource
+
+LAYERS = ("staging", "intermediate", "marts")
+
+
+def layer_of(props: Mapping[str, Any]) -> str | None:
+    folders = props.get("fqn", [])[1:-1]
+    return next((folder for folder in folders if folder in LAYERS), None)
+
+
+class BackboneTranslator(DagsterDbtTranslator):
+    def __init__(self, registry: Registry) -> None:
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+        self._registry = registry
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        layer = layer_of(dbt_resource_props)
+        if dbt_resource_props["resource_type"] == "model" and layer:
+            return dg.AssetKey([layer, dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "models"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str] | None:
+        # stg_<partner>__<dataset>: the partner's contacts own their staging model.
+        name = dbt_resource_props["name"]
+        if name.startswith("stg_") and "__" in name:
+            partner = self._registry.partners.get(name.removeprefix("stg_").split("__")[0])
+            if partner:
+                return partner.owners
+        return None
+
+
+def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
+    project = dbt_project()
+
+    @dbt_assets(
+        manifest=project.manifest_path,
+        project=project,
+        dagster_dbt_translator=BackboneTranslator(registry),
+        pool=WAREHOUSE_POOL,
+        name="backbone_dbt",
+    )
+    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource) -> Iterator:
+        # profiles.yml reads the warehouse path from the environment of the dbt process.
+        os.environ["BACKBONE_WAREHOUSE"] = str(backbone.paths.warehouse)
+        yield from dbt.cli(["build"], context=context).stream()
+
+    return _models
+
+
+def dbt_resource() -> DbtCliResource:
+    project = dbt_project()
+    return DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir))

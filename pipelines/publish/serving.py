@@ -1,0 +1,79 @@
+"""Copy the curated marts into a serving file that is replaced atomically.
+
+Analysts keep the serving file open while the pipeline runs: the new file is written beside it
+and renamed over it, so an open reader keeps the old, complete version and never sees half a
+publish. Exports are replaced the same way.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.sql import ident, literal
+
+MIN_CELL_SIZE = 10
+MARTS_SCHEMA = "marts"
+
+
+class PublishRefused(RuntimeError):
+    """Publishing would break a rule; nothing was replaced."""
+
+
+@dataclass(frozen=True)
+class Published:
+    table: str
+    rows: int
+    parquet: Path
+
+
+def _small_cells_shown(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Cells with a denominator under the minimum whose value is still visible."""
+    columns = {row[0] for row in con.execute(f"describe {MARTS_SCHEMA}.{ident(table)}").fetchall()}
+    if not {"denominator", "value"} <= columns:
+        return 0
+    return con.execute(
+        f"select count(*) from {MARTS_SCHEMA}.{ident(table)} "
+        f"where denominator < {MIN_CELL_SIZE} and (value is not null or numerator is not null)"
+    ).fetchone()[0]
+
+
+def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
+    exports.mkdir(parents=True, exist_ok=True)
+    staged = serving.with_name(serving.name + ".new")
+    staged.unlink(missing_ok=True)
+    published: list[Published] = []
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = [row[0] for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? order by table_name",
+            [MARTS_SCHEMA],
+        ).fetchall()]
+        for table in tables:
+            if shown := _small_cells_shown(con, table):
+                raise PublishRefused(
+                    f"{MARTS_SCHEMA}.{table} shows {shown} cell(s) with a denominator under {MIN_CELL_SIZE}; "
+                    "nothing was published"
+                )
+        con.execute(f"attach {literal(str(staged))} as serving_new (read_write)")
+        for table in tables:
+            source = f"{MARTS_SCHEMA}.{ident(table)}"
+            con.execute(f"create table serving_new.main.{ident(table)} as select * from {source}")
+            parquet = exports / f"{table}.parquet"
+            partial = parquet.with_name(parquet.name + ".new")
+            con.execute(f"copy {source} to {literal(str(partial))} (format parquet)")
+            rows = con.execute(f"select count(*) from {source}").fetchone()[0]
+            published.append(Published(table, rows, parquet))
+        con.execute("detach serving_new")
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    finally:
+        con.close()
+    for item in published:
+        os.replace(item.parquet.with_name(item.parquet.name + ".new"), item.parquet)
+    os.replace(staged, serving)
+    return published

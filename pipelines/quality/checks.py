@@ -1,0 +1,129 @@
+"""Blocking asset checks: each new submission is validated against its dataset's GX suite.
+
+A submission that passes is accepted (staging reads only accepted submissions); one that fails
+is quarantined, the check fails, and Dagster stops everything downstream of that dataset, so
+the last good data stays published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import dagster as dg
+import duckdb
+
+from pipelines.ingest.assets import raw_key
+from pipelines.ingest.landing import ensure_tables
+from pipelines.quality.validation import ValidationReport, validate
+from pipelines.registry import DatasetRef, Registry
+from pipelines.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.sql import ident, literal
+
+RESULTS_DDL = """
+create table if not exists quality.check_results (
+    submission_id varchar not null,
+    expectation varchar not null,
+    columns varchar,
+    notes varchar,
+    success boolean not null,
+    element_count bigint,
+    unexpected_count bigint,
+    unexpected_percent double,
+    sample_values varchar,   -- JSON list
+    sample_rows varchar,     -- JSON list of source row numbers
+    error varchar
+)
+"""
+
+
+def batch_query(ref: DatasetRef, submission_id: str) -> str:
+    """The rows GX sees: canonical columns plus the row number and type errors of one submission."""
+    columns = ", ".join(ident(column) for column in ref.suite.columns)
+    return (
+        f"select {columns}, _source_row, _parse_errors from raw.{ident(ref.table)} "
+        f"where _submission_id = {literal(submission_id)}"
+    )
+
+
+def _record(con: duckdb.DuckDBPyConnection, submission_id: str, status: str, reason: str | None,
+            report: ValidationReport | None) -> None:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    con.execute(
+        "update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
+        [status, reason, now, submission_id],
+    )
+    con.execute("delete from quality.check_results where submission_id = ?", [submission_id])
+    for outcome in report.outcomes if report else []:
+        con.execute(
+            "insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [submission_id, outcome.expectation_type, ", ".join(outcome.columns), outcome.notes, outcome.success,
+             outcome.element_count, outcome.unexpected_count, outcome.unexpected_percent,
+             json.dumps(outcome.sample_values), json.dumps(outcome.sample_rows), outcome.error],
+        )
+
+
+def _reason(report: ValidationReport) -> str:
+    failed = report.failed
+    names = "; ".join(outcome.notes or outcome.expectation_type for outcome in failed[:3])
+    more = f" (+{len(failed) - 3} more)" if len(failed) > 3 else ""
+    return f"{len(failed)} expectation(s) failed: {names}{more}"
+
+
+def check_new_submissions(backbone: BackboneResource, ref: DatasetRef) -> tuple[bool, dict[str, object]]:
+    """Validate every submission of `ref` not yet checked; return (passed, metadata)."""
+    with backbone.warehouse() as con:
+        ensure_tables(con, ref)
+        con.execute("create schema if not exists quality")
+        con.execute(RESULTS_DDL)
+        new = con.execute(
+            "select submission_id, source, status, status_reason from raw.submissions "
+            "where partner = ? and dataset = ? and checked_at is null order by received_at, submission_id",
+            [ref.partner.id, ref.dataset_id],
+        ).fetchall()
+    verdicts: list[tuple[str, str, str | None, ValidationReport | None]] = []
+    for submission_id, _source, status, reason in new:
+        if status == "unreadable":
+            verdicts.append((submission_id, "unreadable", reason, None))
+            continue
+        # GX opens the warehouse file itself, so no connection of ours may be open meanwhile.
+        report = validate(backbone.paths.warehouse, batch_query(ref, submission_id), ref.suite)
+        verdict = "accepted" if report.success else "quarantined"
+        verdicts.append((submission_id, verdict, None if report.success else _reason(report), report))
+    with backbone.warehouse() as con:
+        for submission_id, verdict, reason, report in verdicts:
+            _record(con, submission_id, verdict, reason, report)
+    sources = {row[0]: row[1] for row in new}
+    metadata: dict[str, object] = {
+        "suite": f"expectations/{ref.dataset_id}.json",
+        "submissions_checked": len(verdicts),
+        "accepted": sum(v[1] == "accepted" for v in verdicts),
+        "quarantined": sum(v[1] == "quarantined" for v in verdicts),
+        "unreadable": sum(v[1] == "unreadable" for v in verdicts),
+    }
+    for submission_id, verdict, reason, report in verdicts:
+        if verdict != "accepted":
+            detail = report.to_metadata() if report else {"reason": reason}
+            metadata[f"{verdict}: {sources[submission_id]}"] = dg.MetadataValue.json(detail)
+    passed = all(verdict == "accepted" for _, verdict, _, _ in verdicts)
+    return passed, metadata
+
+
+def build_expectations_check(ref: DatasetRef) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(ref),
+        name="expectations",
+        blocking=True,
+        pool=WAREHOUSE_POOL,
+        description=f"Great Expectations suite expectations/{ref.dataset_id}.json on each new submission; "
+        "a failing submission is quarantined and blocks everything downstream.",
+    )
+    def _check(backbone: BackboneResource) -> dg.AssetCheckResult:
+        passed, metadata = check_new_submissions(backbone, ref)
+        return dg.AssetCheckResult(passed=passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+
+    return _check
+
+
+def build_expectations_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
+    return [build_expectations_check(ref) for ref in registry.datasets]

@@ -1,0 +1,207 @@
+"""The partner registry: one YAML file per partner under sources/partners/.
+
+Adding a partner is adding a file. Loading is strict (unknown keys, missing contacts, unknown
+delivery kinds or datasets all stop it) and every message names the file and the field.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+
+from pipelines.quality.suites import Suite, SuiteError, load_suite
+
+PARTNER_ID = r"^[a-z][a-z0-9_]*$"
+
+
+class RegistryError(ValueError):
+    """A partner file cannot be used; the message says which file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(_Strict):
+    name: str
+    email: EmailStr
+    role: str | None = None
+
+
+class Cadence(str, Enum):
+    per_term = "per_term"
+    monthly = "monthly"
+    quarterly = "quarterly"
+    yearly = "yearly"
+
+
+class CsvDrop(_Strict):
+    """Files dropped into BACKBONE_HOME/inbox/<partner>/ (a sensor watches the folder)."""
+
+    kind: Literal["csv_drop"]
+
+
+class ExcelUpload(_Strict):
+    """Workbooks uploaded into BACKBONE_HOME/inbox/<partner>/."""
+
+    kind: Literal["excel"]
+
+
+class RestApi(_Strict):
+    """A paged JSON API with a bearer token, pulled on a schedule."""
+
+    kind: Literal["api"]
+    base_url_env: str = Field(description="environment variable holding the API base URL")
+    token_env: str = Field(description="environment variable holding the bearer token")
+    schedule: str = Field(description="cron expression of the scheduled pull")
+    page_size: int = Field(default=100, ge=1, le=10_000)
+    records_field: str = Field(default="data", description="response field holding the records")
+    next_field: str = Field(default="next", description="response field holding the next page's URL")
+    timeout_seconds: float = Field(default=30, gt=0)
+
+
+class SqlPull(_Strict):
+    """A SQL query against the partner's database (SQLAlchemy URL), pulled on a schedule."""
+
+    kind: Literal["sql"]
+    url_env: str = Field(description="environment variable holding the SQLAlchemy URL")
+    schedule: str
+
+
+Delivery = Annotated[CsvDrop | ExcelUpload | RestApi | SqlPull, Field(discriminator="kind")]
+FILE_KINDS = ("csv_drop", "excel")
+
+
+class Dataset(_Strict):
+    """How one of the partner's datasets arrives and how its columns map to ours."""
+
+    files: str | None = Field(default=None, description="file-name pattern in the inbox")
+    sheet: str | None = Field(default=None, description="worksheet name (Excel)")
+    endpoint: str | None = Field(default=None, description="API path (api)")
+    query: str | None = Field(default=None, description="SELECT statement (sql)")
+    columns: dict[str, str] = Field(description="canonical column -> the partner's column name")
+
+
+_FIELDS_BY_KIND = {"csv_drop": {"files"}, "excel": {"files", "sheet"}, "api": {"endpoint"}, "sql": {"query"}}
+_REQUIRED_BY_KIND = {"csv_drop": "files", "excel": "files", "api": "endpoint", "sql": "query"}
+
+
+class Partner(_Strict):
+    id: str = Field(pattern=PARTNER_ID)
+    name: str
+    kind: str
+    contacts: list[Contact] = Field(min_length=1)
+    cadence: Cadence
+    delivery: Delivery
+    datasets: dict[str, Dataset] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _datasets_fit_delivery(self) -> Partner:
+        kind = self.delivery.kind
+        for dataset_id, dataset in self.datasets.items():
+            required = _REQUIRED_BY_KIND[kind]
+            if getattr(dataset, required) is None:
+                raise ValueError(f"datasets.{dataset_id}: '{required}' is required for {kind} deliveries")
+            for name in ("files", "sheet", "endpoint", "query"):
+                if getattr(dataset, name) is not None and name not in _FIELDS_BY_KIND[kind]:
+                    raise ValueError(f"datasets.{dataset_id}: '{name}' does not apply to {kind} deliveries")
+        return self
+
+    @property
+    def owners(self) -> list[str]:
+        return [str(contact.email) for contact in self.contacts]
+
+
+class DatasetRef(BaseModel):
+    """A partner's dataset together with the suite that defines its canonical shape."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    partner: Partner
+    dataset_id: str
+    config: Dataset
+    suite: Suite
+
+    @property
+    def table(self) -> str:
+        """Name of the raw landing table (schema `raw`) and of the Dagster asset."""
+        return f"{self.partner.id}__{self.dataset_id}"
+
+
+class Registry(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    partners: dict[str, Partner]
+    datasets: list[DatasetRef]
+
+    def dataset(self, dataset_id: str, partner_id: str | None = None) -> DatasetRef:
+        matches = [
+            ref
+            for ref in self.datasets
+            if ref.dataset_id == dataset_id and partner_id in (None, ref.partner.id)
+        ]
+        if not matches:
+            known = ", ".join(sorted({ref.dataset_id for ref in self.datasets}))
+            raise RegistryError(f"unknown dataset '{dataset_id}' (known datasets: {known})")
+        if len(matches) > 1:
+            partners = ", ".join(ref.partner.id for ref in matches)
+            raise RegistryError(f"dataset '{dataset_id}' comes from several partners ({partners}); name one with --partner")
+        return matches[0]
+
+
+def _describe(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"] if not str(part).startswith(("function-", "tagged-union")))
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def load_partner(path: Path, expectations_dir: Path) -> tuple[Partner, list[DatasetRef]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"{path}: expected a mapping of partner fields")
+    if "id" in data and data["id"] != path.stem:
+        raise RegistryError(f"{path}: id: '{data['id']}' must match the file name '{path.stem}'")
+    try:
+        partner = Partner.model_validate({**data, "id": path.stem})
+    except ValidationError as exc:
+        raise RegistryError(f"{path}: {_describe(exc)}") from None
+    refs = []
+    for dataset_id, dataset in partner.datasets.items():
+        try:
+            suite = load_suite(dataset_id, expectations_dir)
+        except SuiteError as exc:
+            raise RegistryError(f"{path}: datasets.{dataset_id}: {exc}") from None
+        missing = [column for column in suite.columns if column not in dataset.columns]
+        unknown = [column for column in dataset.columns if column not in suite.columns]
+        if missing or unknown:
+            problems = [f"missing mapping for {', '.join(missing)}"] if missing else []
+            problems += [f"unknown column(s) {', '.join(unknown)}"] if unknown else []
+            raise RegistryError(
+                f"{path}: datasets.{dataset_id}.columns: {'; '.join(problems)} "
+                f"(the dataset has: {', '.join(suite.columns)})"
+            )
+        refs.append(DatasetRef(partner=partner, dataset_id=dataset_id, config=dataset, suite=suite))
+    return partner, refs
+
+
+def load_registry(partners_dir: Path, expectations_dir: Path) -> Registry:
+    files = sorted(partners_dir.glob("*.yml")) + sorted(partners_dir.glob("*.yaml"))
+    if not files:
+        raise RegistryError(f"{partners_dir}: no partner files (*.yml) found")
+    partners: dict[str, Partner] = {}
+    datasets: list[DatasetRef] = []
+    for path in files:
+        partner, refs = load_partner(path, expectations_dir)
+        partners[partner.id] = partner
+        datasets.extend(refs)
+    return Registry(partners=partners, datasets=datasets)

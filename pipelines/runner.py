@@ -1,0 +1,54 @@
+"""Run the Definitions' jobs in this process against the instance under BACKBONE_HOME."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from pipelines.home import Home
+
+
+@dataclass
+class RunSummary:
+    job: str
+    success: bool
+    checks_passed: int = 0
+    checks_failed: int = 0
+    failed_checks: list[str] = field(default_factory=list)
+    failed_steps: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def instance_for(home: Home) -> dg.DagsterInstance:
+    # The CLI's runs land in the same instance the UI shows (`make ui` uses this DAGSTER_HOME).
+    os.environ["DAGSTER_HOME"] = str(home.dagster)
+    return dg.DagsterInstance.get()
+
+
+def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance) -> RunSummary:
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    job = defs.resolve_job_def(job_name)
+    result = job.execute_in_process(
+        instance=instance,
+        raise_on_error=False,
+        # Dagster's own console log would drown the summary; everything is still in the UI's run log.
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    summary = RunSummary(job=job_name, success=result.success)
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            summary.checks_passed += 1
+        else:
+            summary.checks_failed += 1
+            summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            summary.failed_steps.append(event.step_key or "")
+            error = event.step_failure_data.error
+            if error and error.cls_name not in ("DagsterAssetCheckFailedError",):
+                summary.errors.append(f"{event.step_key}: {error.message.strip().splitlines()[0]}")
+    return summary

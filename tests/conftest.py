@@ -1,0 +1,100 @@
+"""Shared fixtures: a throwaway instance dir, and real servers on loopback."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from pipelines.home import PROJECT_ROOT, Home
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("BACKBONE_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """A fresh BACKBONE_HOME with a linking key, and no settings leaking in from the shell."""
+    for name in ("BACKBONE_SMTP_HOST", "BACKBONE_SMTP_PORT", "BACKBONE_SMTP_USER", "BACKBONE_SMTP_PASSWORD",
+                 "BACKBONE_SMTP_STARTTLS", "RIVERBEND_COLLEGE_API_URL", "RIVERBEND_COLLEGE_API_TOKEN",
+                 "WORKFORCE_DB_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BACKBONE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("BACKBONE_LINK_KEY", "test-link-key")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
+    return Home.resolve(tmp_path / "home").ensure()
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
+    """Run the `backbone` command as a user does, in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=900,
+    )
+
+
+class Inbox:
+    """Mail received by the loopback SMTP server."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.envelopes: list[tuple[str, list[str]]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
+        self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A scratch database on the local PostgreSQL; under CI=true its absence is a failure."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("select 1"))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL not reachable at {PG_URL}: {str(exc).splitlines()[0]}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    name = f"backbone_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'create database "{name}"'))
+    try:
+        yield str(sa.make_url(PG_URL).set(database=name))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+        admin.dispose()
