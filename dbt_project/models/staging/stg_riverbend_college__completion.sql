@@ -1,0 +1,39 @@
+with
+
+source as (
+
+    {{ accepted_latest_rows(source('raw', 'riverbend_college__completion'), ['student_id', 'award_level']) }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        student_id,
+
+        ---------- award
+        award_level as award_level_code,
+        {{ award_level_label('award_level') }} as award_level,
+        program_code,
+
+        ---------- dates
+        award_date,
+
+        ---------- lineage
+        _submission_id as submission_id,
+        _source_row as source_row,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,48 @@
+with
+
+source as (
+
+    {{ accepted_latest_rows(source('raw', 'riverbend_isd__graduation'), ['student_id', 'cohort_year']) }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        student_id,
+        school_id,
+
+        ---------- school
+        {{ school_name('school_id') }} as school_name,
+
+        ---------- cohort
+        cohort_year,
+
+        ---------- outcome
+        outcome as outcome_code,
+        {{ graduation_outcome_label('outcome') }} as outcome,
+
+        ---------- booleans
+        outcome = 'G' as is_graduated,
+
+        ---------- dates
+        graduation_date,
+
+        ---------- lineage
+        _submission_id as submission_id,
+        _source_row as source_row,
+        _loaded_at as loaded_at
+
+    from source
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

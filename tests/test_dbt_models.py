@@ -1,0 +1,284 @@
+"""The dbt project on a small hand-made warehouse: staging keeps only accepted, cleanly typed rows and
+the latest delivery of each record; indicator_values computes grade-3 reading proficiency by race
+with small-cell and complementary suppression.
+
+The raw tables are built here from the dataset spec (typed canonical columns + lineage), so the models
+are tested without running ingest. dbt runs in process through its Python API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.home import PROJECT_ROOT
+
+DBT_PROJECT = PROJECT_ROOT / "dbt_project"
+
+LINEAGE = {
+    "_partner": "VARCHAR", "_submission_id": "VARCHAR", "_source": "VARCHAR", "_sha256": "VARCHAR",
+    "_loaded_at": "TIMESTAMP", "_source_row": "BIGINT", "_parse_errors": "VARCHAR",
+}
+DEMOGRAPHICS = {"race_ethnicity": "VARCHAR", "gender": "VARCHAR", "econ_disadvantaged": "VARCHAR",
+                "english_learner": "VARCHAR", "special_education": "VARCHAR"}
+RAW_TABLES: dict[str, dict[str, str]] = {
+    "riverbend_isd__enrollment": {
+        "student_id": "VARCHAR", "school_year": "VARCHAR", "school_id": "VARCHAR", "grade": "INTEGER",
+        **DEMOGRAPHICS, "birth_date": "DATE"},
+    "riverbend_isd__assessments": {
+        "student_id": "VARCHAR", "school_year": "VARCHAR", "school_id": "VARCHAR", "grade": "INTEGER",
+        "subject": "VARCHAR", "scale_score": "INTEGER", "performance_level": "INTEGER"},
+    "riverbend_isd__graduation": {
+        "student_id": "VARCHAR", "cohort_year": "INTEGER", "school_id": "VARCHAR", "outcome": "VARCHAR",
+        "graduation_date": "DATE"},
+    "early_learning_coalition__kindergarten_readiness": {
+        "student_id": "VARCHAR", "school_year": "VARCHAR", "school_id": "VARCHAR", "assessment_date": "DATE",
+        "readiness_score": "INTEGER", "readiness_level": "VARCHAR", "prek_program": "VARCHAR"},
+    "riverbend_college__postsecondary_enrollment": {
+        "student_id": "VARCHAR", "term": "VARCHAR", "enrollment_date": "DATE", "enrollment_status": "VARCHAR",
+        "program_level": "VARCHAR"},
+    "riverbend_college__completion": {
+        "student_id": "VARCHAR", "award_date": "DATE", "award_level": "VARCHAR", "program_code": "VARCHAR"},
+    "workforce_board__employment": {
+        "student_id": "VARCHAR", "quarter": "VARCHAR", "employed": "VARCHAR", "quarterly_wages": "DECIMAL(12,2)",
+        "industry_code": "VARCHAR"},
+    "bright_futures_mentoring__program_participation": {
+        "student_id": "VARCHAR", "program_id": "VARCHAR", "school_year": "VARCHAR", "enrolled_date": "DATE",
+        "sessions_offered": "INTEGER", "sessions_attended": "INTEGER", "exit_date": "DATE"},
+}
+SUBMISSIONS = {
+    "submission_id": "VARCHAR", "partner": "VARCHAR", "dataset": "VARCHAR", "source": "VARCHAR",
+    "sha256": "VARCHAR", "received_at": "TIMESTAMP", "row_count": "BIGINT", "status": "VARCHAR",
+    "status_reason": "VARCHAR", "checked_at": "TIMESTAMP",
+}
+T0 = dt.datetime(2024, 6, 1, 9, 0)
+YEAR = "2023-24"
+
+# Grade-3 ELA test takers of 2023-24 as the final, accepted data says:
+# (race code, how many, how many proficient). Black/African American (4) is under 10 -> suppressed,
+# and as the only small group it makes the next smallest, Asian (10), suppressed too.
+GROUPS = [("HI", 12, 9), ("WH", 11, 4), ("AS", 10, 7), ("BL", 4, 1)]
+
+
+class Warehouse:
+    """Builds raw.* rows delivery by delivery, each a raw.submissions record plus its rows."""
+
+    def __init__(self, path: Path) -> None:
+        self.con = duckdb.connect(str(path))
+        self.con.execute("create schema raw")
+        for table, columns in {**RAW_TABLES, "submissions": {}}.items():
+            cols = SUBMISSIONS if table == "submissions" else {**columns, **LINEAGE}
+            self.con.execute(f"create table raw.{table} ({', '.join(f'{n} {t}' for n, t in cols.items())})")
+        self.loaded = 0
+
+    def deliver(self, table: str, rows: list[dict], status: str = "accepted",
+                parse_errors: dict[int, str] | None = None) -> str:
+        partner, dataset = table.split("__")
+        self.loaded += 1
+        submission_id = f"{table}:{self.loaded:016x}"
+        loaded_at = T0 + dt.timedelta(days=self.loaded)
+        self.con.execute(
+            "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [submission_id, partner, dataset, f"{dataset}_{self.loaded}.csv", f"{self.loaded:064x}", loaded_at,
+             len(rows), status, None if status == "accepted" else "failed its checks", loaded_at],
+        )
+        columns = list(RAW_TABLES[table])
+        for number, row in enumerate(rows, start=1):
+            lineage = [partner, submission_id, f"{dataset}_{self.loaded}.csv", f"{self.loaded:064x}", loaded_at,
+                       number, (parse_errors or {}).get(number)]
+            self.con.execute(f"insert into raw.{table} values ({', '.join('?' * (len(columns) + 7))})",
+                             [row.get(column) for column in columns] + lineage)
+        return submission_id
+
+
+def _student(student_id: str, race: str, **extra) -> dict:
+    return {"student_id": student_id, "school_year": YEAR, "school_id": "101", "grade": 3,
+            "race_ethnicity": race, "gender": "F", "econ_disadvantaged": "Y", "english_learner": "N",
+            "special_education": "N", "birth_date": dt.date(2015, 3, 1), **extra}
+
+
+def _score(student_id: str, proficient: bool, **extra) -> dict:
+    return {"student_id": student_id, "school_year": YEAR, "school_id": "101", "grade": 3, "subject": "ELA",
+            "scale_score": 320 if proficient else 240, "performance_level": 3 if proficient else 2, **extra}
+
+
+def _build_raw(path: Path) -> None:
+    wh = Warehouse(path)
+    enrollment, scores = [], []
+    for race, size, proficient in GROUPS:
+        for n in range(size):
+            student = f"{race}{n:02d}"
+            enrollment.append(_student(student, race))
+            scores.append(_score(student, n < proficient))
+    enrollment.append(_student("BL99", "BL"))  # has a score row that failed to type (below)
+    wh.deliver("riverbend_isd__enrollment", enrollment)
+
+    # First assessments delivery: HI08 (proficient in the end) is wrong here: level 2.
+    first = [row if row["student_id"] != "HI08" else _score("HI08", False) for row in scores]
+    first += [
+        _score("BL99", False, scale_score=None, performance_level=None),  # 'N/A' in the file: parse error
+        _score("G4X", True, grade=4),                                      # grade 4: not in the indicator
+        _score("HI00", False, subject="MATH"),                            # math: not in the indicator
+    ]
+    wh.deliver("riverbend_isd__assessments", first,
+               parse_errors={len(first) - 2: "performance_level: 'N/A' is not a whole number"})
+    # A quarantined delivery, later than the first: six new test takers and everyone failing.
+    wh.deliver("riverbend_isd__assessments",
+               [_score(row["student_id"], False) for row in scores] + [_score(f"WX{n}", True) for n in range(6)],
+               status="quarantined")
+    wh.deliver("riverbend_isd__assessments", [_score("WX9", True)], status="pending")
+    # The district resends HI08, corrected: the latest accepted delivery wins.
+    wh.deliver("riverbend_isd__assessments", [_score("HI08", True)])
+
+    # Every other dataset: a couple of accepted rows, so each staging model builds and is tested.
+    wh.deliver("riverbend_isd__graduation", [
+        {"student_id": "G1", "cohort_year": 2024, "school_id": "301", "outcome": "G",
+         "graduation_date": dt.date(2024, 6, 1)},
+        {"student_id": "G2", "cohort_year": 2024, "school_id": "302", "outcome": "D"}])
+    wh.deliver("early_learning_coalition__kindergarten_readiness", [
+        {"student_id": "K1", "school_year": "2023-24", "school_id": "102", "assessment_date": dt.date(2023, 9, 5),
+         "readiness_score": 81, "readiness_level": "R", "prek_program": "HS"},
+        {"student_id": "K2", "school_year": "2023-24", "school_id": "103", "assessment_date": dt.date(2023, 9, 6),
+         "readiness_score": 40, "readiness_level": "N", "prek_program": "NO"}])
+    wh.deliver("riverbend_college__postsecondary_enrollment", [
+        {"student_id": "C1", "term": "2024FA", "enrollment_date": dt.date(2024, 8, 20),
+         "enrollment_status": "FT", "program_level": "ASSOC"}])
+    wh.deliver("riverbend_college__completion", [
+        {"student_id": "C1", "award_date": dt.date(2026, 5, 10), "award_level": "ASSOC", "program_code": "11.0701"}])
+    wh.deliver("workforce_board__employment", [
+        {"student_id": "W1", "quarter": "2025Q1", "employed": "Y", "quarterly_wages": 9120.5, "industry_code": "62"},
+        {"student_id": "W2", "quarter": "2025Q1", "employed": "N", "quarterly_wages": 0}])
+    wh.deliver("bright_futures_mentoring__program_participation", [
+        {"student_id": "M1", "program_id": "BFM-READ", "school_year": "2023-24", "enrolled_date": dt.date(2023, 9, 12),
+         "sessions_offered": 30, "sessions_attended": 24}])
+    wh.con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    tmp = tmp_path_factory.mktemp("dbt")
+    path = tmp / "warehouse.duckdb"
+    _build_raw(path)
+    with _env(BACKBONE_WAREHOUSE=str(path)):
+        _dbt_build(tmp)
+    yield path
+
+
+@contextmanager
+def _env(**values: str) -> Iterator[None]:
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _dbt_build(tmp: Path, *args: str) -> None:
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke([
+        "build", "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
+        "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--quiet", *args,
+    ])
+    failed = [f"{r.node.unique_id}: {r.status} {r.message}" for r in (result.result or [])
+              if str(r.status) not in ("success", "pass")]
+    assert result.success and not failed, f"dbt build failed: {result.exception or failed}"
+
+
+def _query(path: Path, sql: str) -> list[tuple]:
+    with duckdb.connect(str(path)) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_models_land_in_the_layer_schemas(warehouse: Path) -> None:
+    tables = set(_query(warehouse, "select table_schema, table_name, table_type from information_schema.tables "
+                                   "where table_schema in ('staging', 'intermediate', 'marts')"))
+    assert ("marts", "indicator_values", "BASE TABLE") in tables
+    assert ("intermediate", "int_grade3_reading__students", "VIEW") in tables
+    assert {name for schema, name, kind in tables if schema == "staging" and kind == "VIEW"} == {
+        f"stg_{table}" for table in RAW_TABLES}
+
+
+INDICATOR_SQL = ("select indicator_id, period, geography, dimension, group_value, numerator, denominator, value, "
+                 "suppressed from marts.indicator_values")
+EXPECTED_CELLS = {  # (dimension, group_value) -> (numerator, denominator, value, suppressed)
+    ("all_students", "All students"): (21, 37, 0.5676, False),
+    ("race_ethnicity", "Hispanic/Latino"): (9, 12, 0.75, False),
+    ("race_ethnicity", "White"): (4, 11, 0.3636, False),
+    ("race_ethnicity", "Asian"): (None, None, None, True),                   # complementary suppression
+    ("race_ethnicity", "Black/African American"): (None, None, None, True),  # under 10: no count shown
+}
+
+
+def _cells(rows: list[tuple]) -> dict[tuple, tuple]:
+    assert {tuple(row[:3]) for row in rows} == {("grade3_reading", YEAR, "Riverbend")}
+    return {tuple(row[3:5]): tuple(row[5:]) for row in rows}
+
+
+def test_grade3_reading_by_race_with_small_cell_and_complementary_suppression(warehouse: Path) -> None:
+    assert _cells(_query(warehouse, INDICATOR_SQL)) == EXPECTED_CELLS
+
+
+def test_staging_keeps_accepted_clean_rows_and_the_latest_resubmission(warehouse: Path) -> None:
+    scores = dict(_query(warehouse, "select student_id, is_proficient from staging.stg_riverbend_isd__assessments "
+                                    "where subject_code = 'ELA' and grade = 3"))
+    assert len(scores) == 37
+    assert scores["HI08"] is True                                   # the corrected resubmission wins
+    assert not any(student.startswith("WX") for student in scores)  # quarantined / pending never pass
+    assert "BL99" not in scores                                     # a row with a parse error is left out
+    assert scores["HI00"] is True and scores["WH10"] is False       # not the quarantined values
+    lineage = _query(warehouse, "select submission_id, source_row from staging.stg_riverbend_isd__assessments "
+                                "where student_id = 'HI08' and subject_code = 'ELA'")
+    assert lineage == [("riverbend_isd__assessments:0000000000000005", 1)]
+
+
+def test_staging_normalizes_codes_into_analyst_friendly_values(warehouse: Path) -> None:
+    enrollment = _query(warehouse, "select race_ethnicity_code, race_ethnicity, gender, is_econ_disadvantaged, "
+                                   "is_english_learner, school_name, school_year, school_year_start "
+                                   "from staging.stg_riverbend_isd__enrollment where student_id = 'HI00'")
+    assert enrollment == [("HI", "Hispanic/Latino", "Female", True, False, "Riverside Elementary", YEAR, 2023)]
+    employment = dict(_query(warehouse, "select student_id, industry from staging.stg_workforce_board__employment"))
+    assert employment == {"W1": "Health Care and Social Assistance", "W2": None}
+    participation = _query(warehouse, "select program_name, attendance_rate "
+                                      "from staging.stg_bright_futures_mentoring__program_participation")
+    assert participation == [("Reading Buddies", 0.8)]
+
+
+def test_the_same_models_build_on_postgres(warehouse: Path, postgres_url: str, tmp_path: Path) -> None:
+    """The postgres target: the same raw rows copied into PostgreSQL give the same published cells."""
+    import sqlalchemy as sa
+
+    url = sa.make_url(postgres_url)
+    engine = sa.create_engine(url)
+    with duckdb.connect(str(warehouse)) as source, engine.begin() as target:
+        target.execute(sa.text("create schema raw"))
+        for table in [*RAW_TABLES, "submissions"]:
+            columns = SUBMISSIONS if table == "submissions" else {**RAW_TABLES[table], **LINEAGE}
+            ddl = ", ".join(f"{name} {kind.replace('VARCHAR', 'TEXT')}" for name, kind in columns.items())
+            target.execute(sa.text(f"create table raw.{table} ({ddl})"))
+            rows = source.execute(f"select {', '.join(columns)} from raw.{table}").fetchall()
+            target.exec_driver_sql(
+                f"insert into raw.{table} ({', '.join(columns)}) values ({', '.join(['%s'] * len(columns))})", rows)
+    env = {"BACKBONE_PG_HOST": url.host or "127.0.0.1", "BACKBONE_PG_PORT": str(url.port or 5432),
+           "BACKBONE_PG_USER": url.username or "postgres", "BACKBONE_PG_PASSWORD": url.password or "",
+           "BACKBONE_PG_DBNAME": url.database}
+    with _env(**env):
+        # Models and the unit test; the data tests already ran on DuckDB (keeps the suite fast).
+        _dbt_build(tmp_path, "--target", "postgres", "--exclude-resource-type", "test")
+    with engine.connect() as con:
+        assert _cells([tuple(row) for row in con.execute(sa.text(INDICATOR_SQL))]) == EXPECTED_CELLS
+        latest = con.execute(sa.text("select submission_id from staging.stg_riverbend_isd__assessments "
+                                     "where student_id = 'HI08' and subject_code = 'ELA'")).scalar_one()
+    engine.dispose()
+    assert latest == "riverbend_isd__assessments:0000000000000005"
