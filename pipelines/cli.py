@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import sys
@@ -12,15 +13,15 @@ from pathlib import Path
 import click
 import duckdb
 from rich.console import Console
-from rich.table import Table
 
-from pipelines.home import PROJECT_ROOT, Home
+from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
 from pipelines.registry import RegistryError
 from pipelines.quality.suites import SuiteError
 
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# soft_wrap: messages stay on one line whatever the terminal width (and whole in logs and pipes).
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
@@ -47,7 +48,8 @@ def main() -> None:
 
 def _print_run(label: str, summary) -> None:
     status = "[green]succeeded[/]" if summary.success else "[yellow]failed (see below)[/]"
-    console.print(f"  {label}: run {status}; checks passed {summary.checks_passed}, failed {summary.checks_failed}")
+    console.print(f"  {label}: run {status}; checks passed {summary.checks_passed}, failed {summary.checks_failed}"
+                  f" (log: {summary.log_file})")
     for name in summary.failed_checks:
         console.print(f"    [yellow]check failed[/]: {name}")
     for error in summary.errors:
@@ -80,11 +82,11 @@ def demo(home: Path | None) -> None:
             console.print(f"\n[bold]Round {round_name}[/]: {title}")
             for line in stage_round(SAMPLE_DIR / round_name, paths):
                 console.print(f"  staged {line}")
-            pipeline = run_job(defs, PIPELINE_JOB, instance)
+            pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
             _print_run("pipeline", pipeline)
             if not pipeline.success:
                 # What the `alert_partners_after_failed_run` sensor does when the daemon runs.
-                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance))
+                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
     _print_summary(paths)
 
 
@@ -92,32 +94,33 @@ def _print_summary(paths: Home) -> None:
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         partners = con.execute("select count(distinct partner) from raw.submissions").fetchone()[0]
         statuses = dict(con.execute("select status, count(*) from raw.submissions group by 1").fetchall())
-        checks = dict(con.execute(
-            "select success, count(*) from quality.check_results group by 1").fetchall())
-        mails = con.execute(
-            "select partner, recipients, subject, sent_to from alerts.outbox order by created_at").fetchall() \
-            if con.execute("select count(*) from information_schema.tables where table_schema='alerts'").fetchone()[0] else []
+        checks = dict(con.execute("select success, count(*) from quality.check_results group by 1").fetchall())
+        has_outbox = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'alerts'").fetchone()[0]
+        mails = con.execute("select partner, recipients, subject, coalesce(sent_to, 'queued: ' || last_error) "
+                            "from alerts.outbox order by created_at").fetchall() if has_outbox else []
     indicators = []
     if paths.serving.exists():
         with duckdb.connect(str(paths.serving), read_only=True) as con:
             indicators = con.execute(
                 "select indicator_id, count(distinct period), count(*), count(*) filter (where suppressed) "
                 "from indicator_values group by 1 order by 1").fetchall()
-    table = Table(title="Backbone demo summary", show_header=False)
-    table.add_row("partners delivering", str(partners))
-    table.add_row("submissions", ", ".join(f"{count} {status}" for status, count in sorted(statuses.items())))
-    table.add_row("expectations (per submission)",
-                  f"{checks.get(True, 0)} passed, {checks.get(False, 0)} failed")
-    for indicator, periods, cells, suppressed in indicators:
-        table.add_row(f"published {indicator}", f"{cells} cells over {periods} periods ({suppressed} suppressed)")
-    for partner, recipients, subject, sent_to in mails:
-        table.add_row(f"mail to {partner}", f"{recipients}\n{subject}\n-> {sent_to or 'queued'}")
-    table.add_row("serving database", str(paths.serving))
-    table.add_row("exports", str(paths.exports))
-    table.add_row("outbox", str(paths.outbox))
-    table.add_row("Dagster UI", "make ui")
-    console.print()
-    console.print(table)
+    lines = [
+        ("partners delivering", str(partners)),
+        ("submissions", ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))),
+        ("expectations checked", f"{checks.get(True, 0)} passed, {checks.get(False, 0)} failed"),
+        *[(f"published {indicator}", f"{cells} cells over {periods} periods, {suppressed} suppressed")
+          for indicator, periods, cells, suppressed in indicators],
+        *[(f"mail to {partner}", f"{', '.join(json.loads(recipients))}: {subject}\n{'':30}-> {where}")
+          for partner, recipients, subject, where in mails],
+        ("serving database", str(paths.serving)),
+        ("exports", str(paths.exports)),
+        ("outbox", str(paths.outbox)),
+        ("Dagster UI", "make ui"),
+    ]
+    console.print("\n[bold]Summary[/]")
+    for label, value in lines:
+        console.print(f"  {label:<28}{value}")
 
 
 @main.command()
@@ -136,11 +139,40 @@ def run(home: Path | None) -> None:
         _fail(str(exc))
     defs = _definitions()
     instance = instance_for(paths)
-    pipeline = run_job(defs, PIPELINE_JOB, instance)
+    pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
     _print_run("pipeline", pipeline)
     if not pipeline.success:
-        _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance))
+        _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
         sys.exit(EXIT_FAILED)
+
+
+@main.command()
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+def ui(home: Path | None) -> None:
+    """Start the Dagster UI on this instance (the demo's sample partners keep working in it)."""
+    import subprocess
+
+    from pipelines.sample.api import SampleCollegeApi
+
+    paths = Home.resolve(home).ensure()
+    env = {**os.environ, "BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster)}
+    with ExitStack() as stack:
+        # After `make demo`, serve the sample college API and database so scheduled pulls work too.
+        if "RIVERBEND_COLLEGE_API_URL" not in env and (paths.sample / "api").is_dir():
+            token = secrets.token_urlsafe(16)
+            api = stack.enter_context(SampleCollegeApi(store_dir=paths.sample / "api", token=token))
+            env |= {"RIVERBEND_COLLEGE_API_URL": api.url, "RIVERBEND_COLLEGE_API_TOKEN": token}
+        sample_db = paths.sample / "workforce_board.sqlite"
+        if "WORKFORCE_DB_URL" not in env and sample_db.exists():
+            env["WORKFORCE_DB_URL"] = f"sqlite:///{sample_db}"
+        dagster = Path(sys.executable).with_name("dagster")
+        console.print(f"Dagster UI for instance {paths.root} (Ctrl-C to stop)")
+        try:
+            subprocess.run([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")],
+                           env=env, cwd=PROJECT_ROOT, check=False)
+        except KeyboardInterrupt:
+            pass
 
 
 @main.command("check-file")
@@ -152,7 +184,6 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
 
     Exit 0: every check passed; 1: some checks failed; 2: the file cannot be read as this dataset.
     """
-    from pipelines.definitions import EXPECTATIONS_DIR, PARTNERS_DIR
     from pipelines.ingest.landing import land
     from pipelines.ingest.readers import Delivery, format_for
     from pipelines.quality.checks import batch_query
@@ -179,23 +210,25 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
 
 
 def _print_report(path: Path, ref, rows: int, report) -> None:
-    console.print(f"[bold]{path.name}[/] as {ref.partner.name} / {ref.dataset_id}: {rows} data rows")
-    table = Table(show_lines=False)
-    for column in ("", "check", "problem rows", "values found", "spreadsheet rows"):
-        table.add_column(column)
-    for outcome in report.outcomes:
-        mark = "[green]ok[/]" if outcome.success else "[red]FAIL[/]"
-        problem = outcome.error or (
-            f"{outcome.unexpected_count} of {outcome.element_count}" if not outcome.success and outcome.unexpected_count is not None else
-            ("" if outcome.success else "failed"))
-        table.add_row(mark, outcome.notes or outcome.expectation_type, problem,
-                      ", ".join(map(str, outcome.sample_values[:5])), ", ".join(map(str, outcome.sample_rows[:5])))
-    console.print(table)
-    failed = len(report.failed)
-    if failed:
-        console.print(f"[red]{failed} check(s) failed.[/] Fix the rows listed and run this command again.")
-    else:
+    console.print(f"[bold]{path.name}[/] checked as {ref.partner.name} / {ref.dataset_id}: {rows} data rows")
+    failed = report.failed
+    console.print(f"[green]{len(report.outcomes) - len(failed)} check(s) passed[/]")
+    if not failed:
         console.print("[green]All checks passed.[/] The file is ready to send.")
+        return
+    console.print(f"[red]{len(failed)} check(s) failed:[/]")
+    for number, outcome in enumerate(failed, 1):
+        console.print(f"\n {number}. FAIL [bold]{outcome.notes or outcome.expectation_type}[/]")
+        if outcome.error:
+            console.print(f"    The check could not run: {outcome.error}")
+            continue
+        if outcome.unexpected_count is not None:
+            console.print(f"    {outcome.unexpected_count} of {outcome.element_count} rows")
+        if outcome.sample_values:
+            console.print(f"    values found: {', '.join(map(str, outcome.sample_values))}")
+        if outcome.sample_rows:
+            console.print(f"    spreadsheet rows: {', '.join(map(str, outcome.sample_rows))}")
+    console.print("\nFix the rows listed and run this command again.")
 
 
 if __name__ == "__main__":

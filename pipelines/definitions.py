@@ -4,7 +4,6 @@ Built by a function Dagster calls when it loads the code location, so importing 
 reads nothing and parses nothing.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import dagster as dg
 from pipelines.alerts.assets import build_alerts_asset
 from pipelines.alerts.mail import MailerResource
 from pipelines.alerts.sensors import build_alert_sensor
-from pipelines.home import PROJECT_ROOT
+from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR
 from pipelines.ingest.assets import build_raw_assets, raw_key
 from pipelines.ingest.schedules import build_pull_schedule
 from pipelines.ingest.sensors import build_inbox_sensor
@@ -23,8 +22,6 @@ from pipelines.quality.checks import build_expectations_checks
 from pipelines.registry import FILE_KINDS, load_registry
 from pipelines.resources import BackboneResource
 
-PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
-EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 PIPELINE_JOB = "backbone_pipeline"
 ALERTS_JOB = "partner_alerts_job"
 
@@ -34,7 +31,12 @@ def build_definitions(partners_dir: Path = PARTNERS_DIR, expectations_dir: Path 
     models = build_dbt_assets(registry)
     marts = [key for key in models.keys if key.path[0] == "marts"]
     alerts = build_alerts_asset(registry)
-    assets = [*build_raw_assets(registry), models, build_publish_asset(marts), alerts]
+    submissions = dg.AssetSpec(
+        ["raw", "submissions"], group_name="ingest", kinds={"duckdb"},
+        description="Every delivery: partner, dataset, file or URL, sha256, rows, status "
+        "(pending / accepted / quarantined / unreadable) and why. Written by the raw assets and their checks.",
+    )
+    assets = [*build_raw_assets(registry), submissions, models, build_publish_asset(marts), alerts]
 
     not_alerts = dg.AssetSelection.all() - dg.AssetSelection.groups("alerts")
     pipeline = dg.define_asset_job(PIPELINE_JOB, selection=not_alerts,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 DEFAULT_HOME = ".backbone"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,11 @@ class Home:
     def sample(self) -> Path:
         """Where the demo keeps the sample partners' own systems (API store, SQL database)."""
         return self.root / "sample"
+
+    @property
+    def logs(self) -> Path:
+        """Output of runs started from the command line (dbt's log among it)."""
+        return self.root / "logs"
 
     @property
     def link_key_file(self) -> Path:

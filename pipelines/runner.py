@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import os
 import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import dagster as dg
 
@@ -15,6 +18,8 @@ from pipelines.home import Home
 class RunSummary:
     job: str
     success: bool
+    run_id: str
+    log_file: Path
     checks_passed: int = 0
     checks_failed: int = 0
     failed_checks: list[str] = field(default_factory=list)
@@ -28,17 +33,21 @@ def instance_for(home: Home) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance) -> RunSummary:
+def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, log_dir: Path) -> RunSummary:
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
-    result = job.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        # Dagster's own console log would drown the summary; everything is still in the UI's run log.
-        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-    )
-    summary = RunSummary(job=job_name, success=result.success)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_file = log_dir / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{job_name}.log"
+    # dbt's and Dagster's own output would drown the summary: it goes to a log file (and, as
+    # always, into the run's log in the Dagster UI).
+    with log_file.open("w") as log, contextlib.redirect_stdout(log):
+        result = job.execute_in_process(
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        )
+    summary = RunSummary(job=job_name, success=result.success, run_id=result.run_id, log_file=log_file)
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             summary.checks_passed += 1
@@ -49,6 +58,8 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance) -
         if event.is_step_failure:
             summary.failed_steps.append(event.step_key or "")
             error = event.step_failure_data.error
-            if error and error.cls_name not in ("DagsterAssetCheckFailedError",):
+            while error is not None and error.cause is not None and error.cls_name.startswith("DagsterExecution"):
+                error = error.cause  # Dagster wraps the step's own error: show that one
+            if error and error.cls_name != "DagsterAssetCheckFailedError":
                 summary.errors.append(f"{event.step_key}: {error.message.strip().splitlines()[0]}")
     return summary

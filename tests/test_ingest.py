@@ -11,8 +11,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from pipelines.definitions import EXPECTATIONS_DIR, PARTNERS_DIR
-from pipelines.home import PROJECT_ROOT, Home
+from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.pseudonym import pseudonym

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.definitions import EXPECTATIONS_DIR, PARTNERS_DIR
+from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR
 from pipelines.registry import RegistryError, load_registry
 
 

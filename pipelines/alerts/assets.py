@@ -1,6 +1,5 @@
 """The partner alerts asset: queue one mail per partner with its new problems, then send the queue."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -1,6 +1,5 @@
 """One raw asset per partner dataset: land whatever the partner delivered since the last run."""
 
-from __future__ import annotations
 
 import dagster as dg
 

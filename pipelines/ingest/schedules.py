@@ -1,13 +1,17 @@
 """Scheduled pulls for partners whose data we fetch (REST API, SQL database)."""
 
-from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import dagster as dg
+
+if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from pipelines.registry import Partner, RestApi, SqlPull
 
 
-def build_pull_schedule(partner: Partner, job: dg.UnresolvedAssetJobDefinition) -> dg.ScheduleDefinition:
+def build_pull_schedule(partner: Partner, job: "UnresolvedAssetJobDefinition") -> dg.ScheduleDefinition:
     assert isinstance(partner.delivery, (RestApi, SqlPull))
     return dg.ScheduleDefinition(
         name=f"pull_{partner.id}",

@@ -1,17 +1,21 @@
 """A sensor per file-delivering partner: new files in its inbox start that partner's ingest job."""
 
-from __future__ import annotations
 
 import hashlib
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
+
+if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
+    from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from pipelines.ingest.deliveries import inbox_files
 from pipelines.registry import Partner, Registry
 from pipelines.resources import BackboneResource
 
 
-def build_inbox_sensor(partner: Partner, registry: Registry, job: dg.UnresolvedAssetJobDefinition) -> dg.SensorDefinition:
+def build_inbox_sensor(partner: Partner, registry: Registry, job: "UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
     refs = [ref for ref in registry.datasets if ref.partner.id == partner.id]
 
     @dg.sensor(

@@ -1,9 +1,10 @@
 """dbt models as assets: keys and groups come from the model's folder, owners from the registry."""
 
-from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -58,11 +59,21 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource) -> Iterator:
         # profiles.yml reads the warehouse path from the environment of the dbt process.
         os.environ["BACKBONE_WAREHOUSE"] = str(backbone.paths.warehouse)
-        yield from dbt.cli(["build"], context=context).stream()
+        invocation = dbt.cli(["build"], context=context)
+        try:
+            yield from invocation.stream()
+        finally:
+            # If this step dies early, dbt must not live on holding the warehouse's write lock.
+            if invocation.process.poll() is None:
+                invocation.process.terminate()
+                invocation.process.wait(timeout=30)
 
     return _models
 
 
 def dbt_resource() -> DbtCliResource:
     project = dbt_project()
-    return DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir))
+    # The dbt installed beside this Python, so runs work without an activated virtualenv.
+    dbt = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir),
+                          dbt_executable=str(dbt) if dbt.exists() else "dbt")

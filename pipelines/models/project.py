@@ -11,13 +11,27 @@ from pipelines.home import PROJECT_ROOT
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
+class DbtParseError(RuntimeError):
+    pass
+
+
+def _parse(project: DbtProject) -> None:
+    # In process, so it needs no `dbt` on PATH (a virtualenv that is not activated).
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(project.project_dir),
+                                 "--profiles-dir", str(project.profiles_dir),
+                                 "--target-path", str(project.target_path)])
+    if not result.success:
+        raise DbtParseError(f"dbt could not parse {project.project_dir}: {result.exception}")
+
+
 @cache
 def dbt_project() -> DbtProject:
     project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
     # `dagster dev` re-parses on start so model edits show up; elsewhere `make` parsed once.
-    project.prepare_if_dev()
-    if not project.manifest_path.exists():
-        project.preparer.prepare(project)
+    if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
+        _parse(project)
     return project
 
 

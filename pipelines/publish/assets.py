@@ -1,6 +1,5 @@
 """The publish asset: runs after every mart it depends on was rebuilt in this run."""
 
-from __future__ import annotations
 
 from collections.abc import Sequence
 

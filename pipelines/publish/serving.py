@@ -31,13 +31,14 @@ class Published:
 
 
 def _small_cells_shown(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Cells with a denominator under the minimum whose value is still visible."""
+    """Published cells under the minimum size, or suppressed cells that still show a count or value."""
     columns = {row[0] for row in con.execute(f"describe {MARTS_SCHEMA}.{ident(table)}").fetchall()}
-    if not {"denominator", "value"} <= columns:
+    if not {"numerator", "denominator", "value", "suppressed"} <= columns:
         return 0
     return con.execute(
         f"select count(*) from {MARTS_SCHEMA}.{ident(table)} "
-        f"where denominator < {MIN_CELL_SIZE} and (value is not null or numerator is not null)"
+        f"where (not suppressed and denominator < {MIN_CELL_SIZE}) "
+        "or (suppressed and (value is not null or numerator is not null or denominator is not null))"
     ).fetchone()[0]
 
 
@@ -55,7 +56,7 @@ def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
         for table in tables:
             if shown := _small_cells_shown(con, table):
                 raise PublishRefused(
-                    f"{MARTS_SCHEMA}.{table} shows {shown} cell(s) with a denominator under {MIN_CELL_SIZE}; "
+                    f"{MARTS_SCHEMA}.{table} would show {shown} cell(s) counting fewer than {MIN_CELL_SIZE}; "
                     "nothing was published"
                 )
         con.execute(f"attach {literal(str(staged))} as serving_new (read_write)")

@@ -5,7 +5,6 @@ is quarantined, the check fails, and Dagster stops everything downstream of that
 the last good data stays published.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 import json

@@ -1,0 +1,220 @@
+"""Run a dataset's suite on one batch inside DuckDB, through Great Expectations' SQL datasource.
+
+`validate(db_path, query, suite)` opens `db_path` read-only through GX (an ephemeral context, a
+query asset over `query`, the whole query as one batch) and returns a plain report: for each
+expectation whether it passed, how many rows broke it, some of the values found and the source
+rows they came from. The query must expose the suite's canonical columns plus `_source_row` and
+`_parse_errors` (see `pipelines.quality.suites`).
+
+Anything that goes wrong inside GX, for one expectation or for the whole run, is a failure carrying
+the error text, never a pass. The caller must not hold its own connection to `db_path` meanwhile:
+DuckDB refuses a read-only connection next to a read-write one in the same process. GX's engines
+are disposed before returning, so the file is free for writers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from pipelines.quality.gx_duckdb import ensure_duckdb_fix
+from pipelines.quality.suites import UNEXPECTED_ROWS, Suite
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationValidationResult
+    from great_expectations.datasource.fluent import SQLDatasource
+
+ROW_COLUMN = "_source_row"
+SAMPLES = 10
+_MAX_ERROR_CHARS = 2000
+# Map expectations report counts, a few values and their source rows. An unexpected-rows rule only
+# returns its rows (capped at 200 by GX) in COMPLETE, which for map expectations would return every
+# failing value; hence two runs over the same batch.
+_SUMMARY = {"result_format": "SUMMARY", "unexpected_index_column_names": [ROW_COLUMN],
+            "partial_unexpected_count": SAMPLES}
+_COMPLETE = {"result_format": "COMPLETE"}
+# GX keeps its current context in a process-wide singleton, so runs must not overlap.
+_gx_lock = threading.Lock()
+
+
+class ExpectationOutcome(BaseModel):
+    expectation_type: str
+    columns: list[str]
+    notes: str | None
+    success: bool
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    sample_values: list[str] = []
+    sample_rows: list[int] = []
+    error: str | None = None
+
+
+class ValidationReport(BaseModel):
+    success: bool
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def failed(self) -> list[ExpectationOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.success]
+
+    def to_metadata(self) -> dict[str, Any]:
+        """JSON-able summary of the failures, for asset-check metadata."""
+        return {
+            "success": self.success,
+            "expectations": len(self.outcomes),
+            "failed": [
+                outcome.model_dump(exclude={"success"}, exclude_none=True)
+                for outcome in self.failed
+            ],
+        }
+
+
+def validate(db_path: Path, query: str, suite: Suite) -> ValidationReport:
+    with _gx_lock:
+        try:
+            results = _run(db_path, query, suite)
+        except Exception as exc:  # the run as a whole failed: report it, never pass
+            failure = ExpectationOutcome(expectation_type="validation_run", columns=[], success=False,
+                                         notes="The checks could not be run on this data.", error=_text(exc))
+            return ValidationReport(success=False, outcomes=[failure])
+    batch_rows = next((r.result["element_count"] for r in results.values() if "element_count" in (r.result or {})),
+                      None)
+    outcomes = [
+        _outcome(raw, results.get(index), batch_rows, suite.pseudonymize)
+        for index, raw in enumerate(suite.expectations)
+    ]
+    return ValidationReport(success=all(outcome.success for outcome in outcomes), outcomes=outcomes)
+
+
+def _run(db_path: Path, query: str, suite: Suite) -> dict[int, ExpectationValidationResult]:
+    """GX results keyed by the expectation's position in the suite."""
+    ensure_duckdb_fix()
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    _quiet_gx_logging()
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    datasource = context.data_sources.add_sql(
+        name="warehouse",
+        connection_string=f"duckdb:///{db_path}",
+        kwargs={"connect_args": {"read_only": True}},
+    )
+    try:
+        batch = datasource.add_query_asset(name=suite.name, query=query).add_batch_definition_whole_table("batch")
+        expectations = suite.gx_expectations()
+        results: dict[int, ExpectationValidationResult] = {}
+        for result_format, rows_rules in ((_SUMMARY, False), (_COMPLETE, True)):
+            indices = [i for i, raw in enumerate(suite.expectations) if (raw["type"] == UNEXPECTED_ROWS) == rows_rules]
+            if not indices:
+                continue
+            part = context.suites.add(gx.ExpectationSuite(
+                name=f"{suite.name}-{result_format['result_format'].lower()}",
+                expectations=[expectations[i] for i in indices],
+            ))
+            # GX returns results in its own order; the ids it gave the expectations map them back.
+            position = {expectation.id: index for expectation, index in zip(part.expectations, indices, strict=True)}
+            definition = context.validation_definitions.add(
+                gx.ValidationDefinition(name=part.name, data=batch, suite=part))
+            for result in definition.run(result_format=result_format).results:
+                results[position[result.expectation_config.id]] = result
+        return results
+    finally:
+        _release(datasource)
+
+
+def _quiet_gx_logging() -> None:
+    """GX's errors reach the report as outcome errors; its log lines are noise. Some GX modules set
+    their own logger's level (to INFO), so every GX logger is quieted, not only the parent."""
+    for name in ["great_expectations", *logging.root.manager.loggerDict]:
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def _release(datasource: SQLDatasource) -> None:
+    """Close GX's pooled DuckDB connections now, not whenever they are garbage-collected."""
+    if datasource.execution_engine is not None:
+        datasource.execution_engine.close()
+    datasource.get_engine().dispose()
+
+
+def _outcome(raw: dict[str, Any], result: ExpectationValidationResult | None, batch_rows: int | None,
+             pseudonymized: list[str]) -> ExpectationOutcome:
+    kwargs, meta = raw["kwargs"], raw["meta"]
+    columns = meta.get("columns") or ([kwargs["column"]] if "column" in kwargs else kwargs.get("column_list", []))
+    outcome = ExpectationOutcome(expectation_type=raw["type"], columns=columns, notes=meta.get("notes"), success=False)
+    if result is None:
+        outcome.error = "Great Expectations returned no result for this expectation"
+        return outcome
+    outcome.error = _gx_error(result.exception_info)
+    outcome.success = bool(result.success) and outcome.error is None
+    found = result.result or {}
+    # An unexpected-rows rule reports its count as observed_value, and no element_count.
+    outcome.unexpected_count = found.get("observed_value" if raw["type"] == UNEXPECTED_ROWS else "unexpected_count")
+    outcome.element_count = found.get("element_count", batch_rows)
+    if outcome.unexpected_count is not None and outcome.element_count:
+        # Of all rows, for every kind of rule (GX's own percent leaves out blank values).
+        outcome.unexpected_percent = 100 * outcome.unexpected_count / outcome.element_count
+    if not outcome.success:
+        outcome.sample_values, outcome.sample_rows = _samples(raw["type"], found, columns, pseudonymized)
+    return outcome
+
+
+def _samples(kind: str, found: dict[str, Any], columns: list[str],
+             pseudonymized: list[str]) -> tuple[list[str], list[int]]:
+    """Up to SAMPLES distinct values found and source rows, for a partner to look up.
+
+    Pseudonyms never go into a report: shown to a partner who knows the real IDs, they would link them.
+    """
+    if kind == UNEXPECTED_ROWS:
+        rows = (found.get("details") or {}).get("unexpected_rows") or []
+        shown = [c for c in columns if c not in pseudonymized]
+        values = [_show({c: row.get(c) for c in shown}) for row in rows] if shown else []
+        return _first(values), _first(row.get(ROW_COLUMN) for row in rows)
+    if "partial_unexpected_list" in found:
+        hidden = bool(set(columns) & set(pseudonymized))
+        values = ["(pseudonymized)" if hidden and v is not None else _show(v) for v in found["partial_unexpected_list"]]
+        return _first(values), _first(i.get(ROW_COLUMN) for i in found.get("partial_unexpected_index_list") or [])
+    mismatched = (found.get("details") or {}).get("mismatched")
+    if mismatched:
+        return [f"missing column {c}" for c in mismatched.get("missing", [])] + \
+            [f"unexpected column {c}" for c in mismatched.get("unexpected", [])], []
+    return ([_show(found["observed_value"])] if "observed_value" in found else []), []
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "(blank)"
+    if isinstance(value, dict):
+        return _show(next(iter(value.values()))) if len(value) == 1 else \
+            ", ".join(f"{key}={_show(item)}" for key, item in value.items())
+    return str(value)
+
+
+def _first(items: Iterable[Any]) -> list[Any]:
+    return list(dict.fromkeys(item for item in items if item is not None))[:SAMPLES]
+
+
+def _gx_error(info: dict[str, Any] | None) -> str | None:
+    """GX reports an exception either directly or per failed metric; both mean the check did not run.
+
+    Each message's first line says what went wrong; the rest repeats the generated SQL.
+    """
+    if not info:
+        return None
+    reports = [info] if "raised_exception" in info else [value for value in info.values() if isinstance(value, dict)]
+    messages = [
+        (str(report.get("exception_message") or "").strip().splitlines() or ["error inside Great Expectations"])[0]
+        for report in reports if report.get("raised_exception")
+    ]
+    return "; ".join(dict.fromkeys(messages))[:_MAX_ERROR_CHARS] or None
+
+
+def _text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]

@@ -1,0 +1,90 @@
+"""The Dagster definitions: what a data engineer sees in the UI, loaded without side effects."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+
+from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB, build_definitions
+from pipelines.home import PROJECT_ROOT
+from tests.conftest import run_cli
+
+
+def test_importing_the_definitions_module_reads_and_writes_nothing(tmp_path) -> None:
+    code = "import pipelines.definitions, sys; sys.exit(0)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert list(tmp_path.iterdir()) == []  # no instance dir, no files
+
+
+def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks() -> None:
+    defs = build_definitions()
+    graph = defs.resolve_asset_graph()
+    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
+              if graph.get(key).is_materializable}
+    assert groups["raw/riverbend_isd__assessments"] == "ingest"
+    assert groups["staging/stg_riverbend_isd__assessments"] == "models"
+    assert groups["marts/indicator_values"] == "models"
+    assert groups["publish/serving_database"] == "publish"
+    assert groups["alerts/partner_alerts"] == "alerts"
+
+    raw = graph.get(dg.AssetKey(["raw", "riverbend_college__completion"]))
+    assert raw.owners == ["tokafor@riverbend.edu"]
+    assert {"api", "duckdb"} <= set(raw.kinds)
+    staging = graph.get(dg.AssetKey(["staging", "stg_riverbend_isd__assessments"]))
+    assert staging.owners == ["mlopez@riverbend-isd.example.org", "dchen@riverbend-isd.example.org"]
+
+    check_keys = set(graph.asset_check_keys)
+    expectation_checks = {key for key in check_keys if key.name == "expectations"}
+    assert len(expectation_checks) == 8
+    assert any(key.asset_key.path[0] in ("staging", "marts") for key in check_keys - expectation_checks), \
+        "dbt tests should show as asset checks"
+
+
+def test_jobs_schedules_and_sensors_are_declared() -> None:
+    defs = build_definitions()
+    assert {PIPELINE_JOB, ALERTS_JOB, "ingest_riverbend_college"} <= {job.name for job in defs.jobs}
+    assert {schedule.name for schedule in defs.schedules} == {"pull_riverbend_college", "pull_workforce_board"}
+    assert {sensor.name for sensor in defs.sensors} == {
+        "inbox_riverbend_isd", "inbox_early_learning_coalition", "inbox_bright_futures_mentoring",
+        "alert_partners_after_failed_run",
+    }
+
+
+def test_a_dropped_file_starts_its_partners_ingest_job_once(home) -> None:
+    defs = build_definitions()
+    sensor = defs.resolve_sensor_def("inbox_riverbend_isd")
+    inbox = home.inbox / "riverbend_isd"
+    inbox.mkdir(parents=True)
+
+    empty = sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}))
+    (inbox / "assessments_2025-26.csv").write_text("x\n")
+    (inbox / "notes.txt").write_text("not a delivery\n")
+    first = sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}))
+    second = sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}))
+
+    assert not empty.run_requests
+    assert len(first.run_requests) == 1
+    assert first.run_requests[0].run_key == second.run_requests[0].run_key  # Dagster dedupes on run key
+
+
+def test_a_failed_pipeline_run_requests_the_alerts_job() -> None:
+    defs = build_definitions()
+    sensor = defs.resolve_sensor_def("alert_partners_after_failed_run")
+    instance = dg.DagsterInstance.ephemeral()
+    run = instance.create_run_for_job(defs.resolve_job_def(ALERTS_JOB), status=dg.DagsterRunStatus.FAILURE)
+    context = dg.build_run_status_sensor_context(
+        sensor_name=sensor.name, dagster_instance=instance, dagster_run=run,
+        dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_FAILURE", job_name=run.job_name),
+    )
+    request = sensor(context)
+    assert isinstance(request, dg.RunRequest) and request.run_key == run.run_id
+
+
+def test_a_real_run_without_a_linking_key_refuses_to_start(tmp_path) -> None:
+    result = run_cli("run", env={"BACKBONE_HOME": str(tmp_path / "home"), "BACKBONE_LINK_KEY": ""})
+    assert result.returncode == 2
+    assert "BACKBONE_LINK_KEY" in result.stderr and "Traceback" not in result.stderr
