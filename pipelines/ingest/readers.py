@@ -51,28 +51,29 @@ def _check_not_binary(path: Path) -> None:
         raise DeliveryError("the file is not a text (CSV) file; it looks binary. Export the sheet as 'CSV UTF-8'")
 
 
-def _scan_csv(con: duckdb.DuckDBPyConnection, path: Path, first_row: int) -> None:
-    _check_not_binary(path)
+def _scan(con: duckdb.DuckDBPyConnection, relation: str, first_row: int, failure: str) -> None:
+    """Number the rows of a DuckDB table function into temp table `_scan`."""
     try:
-        # all_varchar: land exactly what was sent; typing (and its errors) happens in one place.
         con.execute(
-            f"create or replace temp table _scan as select row_number() over () + {first_row - 1} as _source_row, * "
-            f"from read_csv({literal(str(path))}, all_varchar = true, header = true)"
+            f"create or replace temp table _scan as "
+            f"select row_number() over () + {first_row - 1} as _source_row, * from {relation}"
         )
     except duckdb.Error as exc:
-        raise DeliveryError(f"the file cannot be read as CSV: {_first_line(exc)}") from None
+        raise DeliveryError(f"{failure}: {_first_line(exc)}") from None
+
+
+def _scan_csv(con: duckdb.DuckDBPyConnection, path: Path, first_row: int) -> None:
+    _check_not_binary(path)
+    # all_varchar: land exactly what was sent; typing (and its errors) happens in one place.
+    _scan(con, f"read_csv({literal(str(path))}, all_varchar = true, header = true)", first_row,
+          "the file cannot be read as CSV")
 
 
 def _scan_jsonl(con: duckdb.DuckDBPyConnection, path: Path, first_row: int) -> None:
     if not path.stat().st_size:
         raise DeliveryError("the delivery holds no records")
-    try:
-        con.execute(
-            f"create or replace temp table _scan as select row_number() over () + {first_row - 1} as _source_row, * "
-            f"from read_json({literal(str(path))}, format = 'newline_delimited')"
-        )
-    except duckdb.Error as exc:
-        raise DeliveryError(f"the records cannot be read as JSON: {_first_line(exc)}") from None
+    _scan(con, f"read_json({literal(str(path))}, format = 'newline_delimited')", first_row,
+          "the records cannot be read as JSON")
 
 
 def _cell_text(value: object) -> str | None:

@@ -1,0 +1,61 @@
+"""Publishing: analysts reading serving.duckdb are never broken, and a rule-breaking mart is not published."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.publish.serving import PublishRefused, publish
+
+CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
+COLUMNS = ("indicator_id varchar, period varchar, geography varchar, dimension varchar, group_value varchar, "
+           "numerator integer, denominator integer, value double, suppressed boolean")
+
+
+def _warehouse(path: Path, *cells: str) -> Path:
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema if not exists marts")
+        con.execute(f"create or replace table marts.indicator_values ({COLUMNS})")
+        con.execute(f"insert into marts.indicator_values values {', '.join(cells)}")
+    return path
+
+
+def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_published(tmp_path: Path) -> None:
+    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
+    serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
+    publish(warehouse, serving, exports)
+    analyst = duckdb.connect(str(serving), read_only=True)
+
+    _warehouse(warehouse, CELL.format(n=60, d=80, v=0.75, s=False))
+    publish(warehouse, serving, exports)
+
+    assert analyst.execute("select value from indicator_values").fetchall() == [(0.5,)]
+    analyst.close()
+    with duckdb.connect(str(serving), read_only=True) as fresh:
+        assert fresh.execute("select value from indicator_values").fetchall() == [(0.75,)]
+    assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.75,)]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["exports", "serving.duckdb", "w.duckdb"]
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        CELL.format(n=3, d=7, v=0.4286, s=False),        # a small cell published as if it were not
+        CELL.format(n="null", d=7, v="null", s=True),    # suppressed, but its size still shown
+    ],
+)
+def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path, cell: str) -> None:
+    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
+    serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
+    publish(warehouse, serving, exports)
+    before = serving.read_bytes()
+
+    _warehouse(warehouse, cell)
+    with pytest.raises(PublishRefused, match="fewer than 10"):
+        publish(warehouse, serving, exports)
+
+    assert serving.read_bytes() == before
+    assert not (tmp_path / "serving.duckdb.new").exists()
+    assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.5,)]
