@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import duckdb
@@ -37,6 +38,7 @@ def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_p
         assert fresh.execute("select value from indicator_values").fetchall() == [(0.75,)]
     assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.75,)]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["exports", "serving.duckdb", "w.duckdb"]
+    assert sorted(path.name for path in exports.iterdir()) == ["indicator_values.csv", "indicator_values.parquet"]
 
 
 @pytest.mark.parametrize(
@@ -59,3 +61,20 @@ def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path
     assert serving.read_bytes() == before
     assert not (tmp_path / "serving.duckdb.new").exists()
     assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.5,)]
+
+
+def test_csv_exports_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
+    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table marts.notes (note varchar, amount integer)")
+        con.execute("""insert into marts.notes values ('=HYPERLINK("http://x")', -5), ('+1', 1), ('-2', 2),
+                       ('@SUM(A1)', 3), ('plain - text', 4)""")
+
+    publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports")
+
+    with (tmp_path / "exports" / "notes.csv").open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows == [["note", "amount"], ["'=HYPERLINK(\"http://x\")", "-5"], ["'+1", "1"], ["'-2", "2"],
+                    ["'@SUM(A1)", "3"], ["plain - text", "4"]]
+    with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:  # the database keeps the truth
+        assert con.execute("select note from notes where amount = -5").fetchone() == ('=HYPERLINK("http://x")',)

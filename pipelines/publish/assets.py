@@ -16,7 +16,7 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
         group_name="publish",
         kinds={"duckdb", "parquet"},
         pool=WAREHOUSE_POOL,
-        description="serving.duckdb (replaced atomically) and exports/<mart>.parquet for analysts.",
+        description="serving.duckdb (replaced atomically) and exports/<mart>.parquet and .csv for analysts.",
     )
     def serving_database(backbone: BackboneResource) -> dg.MaterializeResult:
         home = backbone.paths
@@ -28,8 +28,8 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
             metadata={
                 "serving_database": dg.MetadataValue.path(str(home.serving)),
                 "tables": dg.MetadataValue.md(
-                    "\n".join(["| mart | rows | export |", "|---|---|---|"]
-                              + [f"| {p.table} | {p.rows} | {p.parquet.name} |" for p in published])
+                    "\n".join(["| mart | rows | exports |", "|---|---|---|"]
+                              + [f"| {p.table} | {p.rows} | {p.parquet.name}, {p.csv.name} |" for p in published])
                 ),
                 "dagster/row_count": sum(p.rows for p in published),
             }

@@ -1,4 +1,4 @@
-"""Copy the curated marts into a serving file that is replaced atomically.
+"""Copy the curated marts into a serving file that is replaced atomically, plus Parquet and CSV exports.
 
 Analysts keep the serving file open while the pipeline runs: the new file is written beside it
 and renamed over it, so an open reader keeps the old, complete version and never sees half a
@@ -28,6 +28,26 @@ class Published:
     table: str
     rows: int
     parquet: Path
+    csv: Path
+
+
+# A spreadsheet runs a cell starting with one of these as a formula ("CSV injection").
+_FORMULA_STARTS = "'=', '+', '-', '@', chr(9), chr(13)"
+
+
+def _csv_select(con: duckdb.DuckDBPyConnection, source: str) -> str:
+    """Text cells that a spreadsheet would run as a formula get a leading apostrophe."""
+    columns = []
+    for name, duck_type, *_ in con.execute(f"describe {source}").fetchall():
+        col = ident(name)
+        if duck_type == "VARCHAR":
+            col = f"case when left({col}, 1) in ({_FORMULA_STARTS}) then chr(39) || {col} else {col} end as {col}"
+        columns.append(col)
+    return f"select {', '.join(columns)} from {source}"
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".new")
 
 
 def _small_cells_shown(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -44,7 +64,7 @@ def _small_cells_shown(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
     exports.mkdir(parents=True, exist_ok=True)
-    staged = serving.with_name(serving.name + ".new")
+    staged = _partial(serving)
     staged.unlink(missing_ok=True)
     published: list[Published] = []
     con = duckdb.connect(str(warehouse), read_only=True)
@@ -63,11 +83,11 @@ def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
         for table in tables:
             source = f"{MARTS_SCHEMA}.{ident(table)}"
             con.execute(f"create table serving_new.main.{ident(table)} as select * from {source}")
-            parquet = exports / f"{table}.parquet"
-            partial = parquet.with_name(parquet.name + ".new")
-            con.execute(f"copy {source} to {literal(str(partial))} (format parquet)")
+            parquet, csv = exports / f"{table}.parquet", exports / f"{table}.csv"
+            con.execute(f"copy {source} to {literal(str(_partial(parquet)))} (format parquet)")
+            con.execute(f"copy ({_csv_select(con, source)}) to {literal(str(_partial(csv)))} (format csv, header)")
             rows = con.execute(f"select count(*) from {source}").fetchone()[0]
-            published.append(Published(table, rows, parquet))
+            published.append(Published(table, rows, parquet, csv))
         con.execute("detach serving_new")
     except BaseException:
         staged.unlink(missing_ok=True)
@@ -75,6 +95,7 @@ def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
     finally:
         con.close()
     for item in published:
-        os.replace(item.parquet.with_name(item.parquet.name + ".new"), item.parquet)
+        os.replace(_partial(item.parquet), item.parquet)
+        os.replace(_partial(item.csv), item.csv)
     os.replace(staged, serving)
     return published
