@@ -24,6 +24,12 @@ console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
+DEMO_ROUNDS = (
+    ("history", "earlier school years, all clean"),
+    ("current", "2024-25 deliveries; the district's assessments file has flaws"),
+    ("fixes", "the district resends its corrected assessments file"),
+)
+PUBLISH_KEY = "publish/serving_database"
 EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 
 
@@ -60,7 +66,7 @@ def _print_run(label: str, summary) -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=None,
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def demo(home: Path | None) -> None:
-    """Run the whole pipeline on the bundled sample partners, in two delivery rounds."""
+    """Run the whole pipeline on the bundled sample partners, in three delivery rounds."""
     from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
     from pipelines.sample.api import SampleCollegeApi
@@ -78,12 +84,14 @@ def demo(home: Path | None) -> None:
         os.environ["RIVERBEND_COLLEGE_API_TOKEN"] = token
         os.environ.setdefault("WORKFORCE_DB_URL", f"sqlite:///{paths.sample / 'workforce_board.sqlite'}")
         console.print(f"[bold]Backbone demo[/] — instance {paths.root}")
-        for round_name, title in (("history", "earlier deliveries"), ("current", "this term's deliveries")):
+        for round_name, title in DEMO_ROUNDS:
             console.print(f"\n[bold]Round {round_name}[/]: {title}")
             for line in stage_round(SAMPLE_DIR / round_name, paths):
                 console.print(f"  staged {line}")
             pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
             _print_run("pipeline", pipeline)
+            kept = "blocked; the previous publish is kept"
+            console.print(f"  publish: {'serving.duckdb and exports replaced' if PUBLISH_KEY in pipeline.materialized else kept}")
             if not pipeline.success:
                 # What the `alert_partners_after_failed_run` sensor does when the daemon runs.
                 _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
@@ -111,7 +119,7 @@ def _print_summary(paths: Home) -> None:
         ("expectations checked", f"{checks.get(True, 0)} passed, {checks.get(False, 0)} failed"),
         *[(f"published {indicator}", f"{cells} cells over {periods} periods, {suppressed} suppressed")
           for indicator, periods, cells, suppressed in indicators],
-        *[(f"mail to {partner}", f"{', '.join(json.loads(recipients))}: {subject}\n{'':30}-> {where}")
+        *[(f"mail to {partner}", f"{', '.join(json.loads(recipients))}: {subject}\n{'':38}-> {where}")
           for partner, recipients, subject, where in mails],
         ("serving database", str(paths.serving)),
         ("exports", str(paths.exports)),
@@ -120,7 +128,7 @@ def _print_summary(paths: Home) -> None:
     ]
     console.print("\n[bold]Summary[/]")
     for label, value in lines:
-        console.print(f"  {label:<28}{value}")
+        console.print(f"  {label:<36}{value}")
 
 
 @main.command()

@@ -10,6 +10,7 @@ DEFAULT_HOME = ".backbone"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+AGENDA_FILE = PROJECT_ROOT / "agenda.yml"
 
 
 @dataclass(frozen=True)

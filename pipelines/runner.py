@@ -23,6 +23,7 @@ class RunSummary:
     checks_passed: int = 0
     checks_failed: int = 0
     failed_checks: list[str] = field(default_factory=list)
+    materialized: set[str] = field(default_factory=set)
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -55,6 +56,8 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, l
             summary.checks_failed += 1
             summary.failed_checks.append(f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}")
     for event in result.all_events:
+        if event.is_step_materialization:
+            summary.materialized.add(event.asset_key.to_user_string())
         if event.is_step_failure:
             summary.failed_steps.append(event.step_key or "")
             error = event.step_failure_data.error

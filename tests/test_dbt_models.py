@@ -3,7 +3,10 @@ the latest delivery of each record; indicator_values computes grade-3 reading pr
 with small-cell and complementary suppression.
 
 The raw tables are built here from the dataset spec (typed canonical columns + lineage), so the models
-are tested without running ingest. dbt runs in process through its Python API.
+are tested without running ingest; the agenda (schema `config`) is a one-indicator agenda written with
+`pipelines.agenda.write_agenda`, which shows that the agenda decides what is published.
+dbt runs in process through its Python API. tests/test_indicators.py runs the same project on the
+real bundled sample.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from pipelines.agenda import TABLES as CONFIG_TABLES
+from pipelines.agenda import Agenda, write_agenda
 from pipelines.home import PROJECT_ROOT
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
@@ -64,6 +69,18 @@ YEAR = "2023-24"
 # (race code, how many, how many proficient). Black/African American (4) is under 10 -> suppressed,
 # and as the only small group it makes the next smallest, Asian (10), suppressed too.
 GROUPS = [("HI", 12, 9), ("WH", 11, 4), ("AS", 10, 7), ("BL", 4, 1)]
+
+# Only grade3_reading, only by race: no other indicator, dimension or school geography is published.
+AGENDA = Agenda.model_validate({
+    "partnership": "Test partnership",
+    "indicators": [{
+        "id": "grade3_reading", "title": "Third-grade reading", "description": "Grade-3 ELA proficiency.",
+        "numerator": "Proficient test takers.", "denominator": "Test takers.", "unit": "percent",
+        "higher_is_better": True, "baseline": {"period": "2022-23", "value": 0.5},
+        "target": {"period": "2030-31", "value": 0.7}, "disaggregations": ["race_ethnicity"],
+        "sources": ["riverbend_isd.assessments", "riverbend_isd.enrollment"],
+    }],
+})
 
 
 class Warehouse:
@@ -157,6 +174,7 @@ def _build_raw(path: Path) -> None:
     wh.deliver("bright_futures_mentoring__program_participation", [
         {"student_id": "M1", "program_id": "BFM-READ", "school_year": "2023-24", "enrolled_date": dt.date(2023, 9, 12),
          "sessions_offered": 30, "sessions_attended": 24}])
+    write_agenda(wh.con, AGENDA)
     wh.con.close()
 
 
@@ -207,11 +225,11 @@ def test_models_land_in_the_layer_schemas(warehouse: Path) -> None:
     assert ("marts", "indicator_values", "BASE TABLE") in tables
     assert ("intermediate", "int_grade3_reading__students", "VIEW") in tables
     assert {name for schema, name, kind in tables if schema == "staging" and kind == "VIEW"} == {
-        f"stg_{table}" for table in RAW_TABLES}
+        f"stg_{table}" for table in RAW_TABLES} | {f"stg_config__{table}" for table in CONFIG_TABLES}
 
 
-INDICATOR_SQL = ("select indicator_id, period, geography, dimension, group_value, numerator, denominator, value, "
-                 "suppressed from marts.indicator_values")
+INDICATOR_SQL = ("select indicator_id, period, geography_level, geography, dimension, group_value, numerator, "
+                 "denominator, value, suppressed from marts.indicator_values")
 EXPECTED_CELLS = {  # (dimension, group_value) -> (numerator, denominator, value, suppressed)
     ("all_students", "All students"): (21, 37, 0.5676, False),
     ("race_ethnicity", "Hispanic/Latino"): (9, 12, 0.75, False),
@@ -222,8 +240,8 @@ EXPECTED_CELLS = {  # (dimension, group_value) -> (numerator, denominator, value
 
 
 def _cells(rows: list[tuple]) -> dict[tuple, tuple]:
-    assert {tuple(row[:3]) for row in rows} == {("grade3_reading", YEAR, "Riverbend")}
-    return {tuple(row[3:5]): tuple(row[5:]) for row in rows}
+    assert {tuple(row[:4]) for row in rows} == {("grade3_reading", YEAR, "community", "Riverbend")}
+    return {tuple(row[4:6]): tuple(row[6:]) for row in rows}
 
 
 def test_grade3_reading_by_race_with_small_cell_and_complementary_suppression(warehouse: Path) -> None:
@@ -263,6 +281,14 @@ def test_the_same_models_build_on_postgres(warehouse: Path, postgres_url: str, t
     engine = sa.create_engine(url)
     with duckdb.connect(str(warehouse)) as source, engine.begin() as target:
         target.execute(sa.text("create schema raw"))
+        target.execute(sa.text("create schema config"))
+        for table, columns in CONFIG_TABLES.items():
+            ddl = ", ".join(f"{name} {kind.replace('VARCHAR', 'TEXT').replace('DOUBLE', 'DOUBLE PRECISION')}"
+                            for name, kind in columns.items())
+            target.execute(sa.text(f"create table config.{table} ({ddl})"))
+            rows = source.execute(f"select {', '.join(columns)} from config.{table}").fetchall()
+            if rows:
+                target.exec_driver_sql(f"insert into config.{table} values ({', '.join(['%s'] * len(columns))})", rows)
         for table in [*RAW_TABLES, "submissions"]:
             columns = SUBMISSIONS if table == "submissions" else {**RAW_TABLES[table], **LINEAGE}
             ddl = ", ".join(f"{name} {kind.replace('VARCHAR', 'TEXT')}" for name, kind in columns.items())

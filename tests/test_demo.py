@@ -25,8 +25,11 @@ RACE_LABELS = {
 
 
 def _rows(pattern: str) -> list[dict[str, str]]:
+    """The district's rows that end up accepted: all rounds, the corrected file instead of the flawed one."""
     rows = []
-    for path in sorted((SAMPLE / "history" / "riverbend_isd").glob(pattern)):
+    for path in sorted(SAMPLE.glob(f"*/riverbend_isd/{pattern}")):
+        if path.parent.parent.name == "current" and path.name.startswith("assessments"):
+            continue  # quarantined; its corrected version comes in round `fixes`
         with path.open(newline="", encoding="utf-8") as handle:
             rows.extend(csv.DictReader(handle))
     return rows
@@ -81,23 +84,30 @@ def test_the_demo_publishes_grade3_reading_by_race_exactly_as_computed_by_hand(d
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
         published = set(con.execute(
             "select period, dimension, group_value, numerator, denominator, value, suppressed "
-            "from indicator_values where indicator_id = 'grade3_reading' and geography = 'Riverbend'"
+            "from indicator_values where indicator_id = 'grade3_reading' and geography = 'Riverbend' "
+            "and dimension in ('all_students', 'race_ethnicity')"
         ).fetchall())
     assert published == expected_grade3_reading()
     assert any(row[-1] for row in published), "the sample must show a suppressed small group"
     assert (home / "exports" / "indicator_values.parquet").exists()
 
 
-def test_the_flawed_delivery_is_quarantined_and_the_earlier_publish_stays(demo_home) -> None:
+def test_the_flawed_delivery_is_quarantined_blocks_its_round_and_the_fix_is_published(demo_home) -> None:
     home, stdout = demo_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        quarantined = con.execute(
-            "select partner, dataset, source from raw.submissions where status = 'quarantined'").fetchall()
-    assert quarantined == [("riverbend_isd", "assessments", "assessments_2024-25.csv")]
+        statuses = con.execute("select source, status from raw.submissions where dataset = 'assessments' "
+                               "and source like '%2024-25%' order by received_at").fetchall()
+    assert statuses == [("assessments_2024-25.csv", "quarantined"), ("assessments_2024-25_v2.csv", "accepted")]
+    rounds = stdout.split("Round ")[1:]
+    assert [line.split(":")[0] for line in rounds] == ["history", "current", "fixes"]
+    assert "publish: serving.duckdb and exports replaced" in rounds[0]
+    assert "check failed: raw/riverbend_isd__assessments:expectations" in rounds[1]
+    assert "publish: blocked; the previous publish is kept" in rounds[1]
+    assert "publish: serving.duckdb and exports replaced" in rounds[2]
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
-        periods = {row[0] for row in con.execute("select distinct period from indicator_values").fetchall()}
-    assert periods == {"2021-22", "2022-23", "2023-24"}  # round 2 was blocked: nothing of 2024-25 published
-    assert "quarantined" in stdout and "riverbend_isd__assessments" in stdout
+        periods = dict(con.execute("select indicator_id, count(distinct period) from indicator_values "
+                                   "group by 1").fetchall())
+    assert len(periods) == 7 and min(periods.values()) >= 3  # every indicator has a trend
 
 
 def test_only_the_district_contacts_are_mailed_about_their_own_file(demo_home) -> None:

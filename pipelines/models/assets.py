@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from pipelines.agenda import AgendaError, load_agenda, write_agenda
+from pipelines.home import AGENDA_FILE
 from pipelines.models.project import dbt_project
 from pipelines.registry import Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
@@ -77,3 +79,31 @@ def dbt_resource() -> DbtCliResource:
     dbt = Path(sys.executable).with_name("dbt")
     return DbtCliResource(project_dir=project, profiles_dir=str(project.profiles_dir),
                           dbt_executable=str(dbt) if dbt.exists() else "dbt")
+
+
+AGENDA_KEYS = [dg.AssetKey(["config", table]) for table in ("indicators", "indicator_disaggregations", "programs")]
+
+
+def build_agenda_asset(registry: Registry) -> dg.AssetsDefinition:
+    @dg.multi_asset(
+        specs=[dg.AssetSpec(key, group_name="models", kinds={"duckdb", "yaml"},
+                            description=f"agenda.yml -> warehouse table config.{key.path[-1]}")
+               for key in AGENDA_KEYS],
+        name="common_agenda",
+        pool=WAREHOUSE_POOL,
+        description="Copies the common agenda (agenda.yml) into the warehouse so dbt and the scorecard "
+        "use the same indicator definitions, baselines, targets and breakdowns.",
+    )
+    def common_agenda(backbone: BackboneResource) -> Iterator[dg.MaterializeResult]:
+        try:
+            agenda = load_agenda(AGENDA_FILE, known_datasets={f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets})
+        except AgendaError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        with backbone.warehouse() as con:
+            write_agenda(con, agenda)
+        counts = {"indicators": len(agenda.indicators), "programs": len(agenda.programs),
+                  "indicator_disaggregations": sum(len(i.disaggregations) for i in agenda.indicators)}
+        for key in AGENDA_KEYS:
+            yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": counts[key.path[-1]]})
+
+    return common_agenda

@@ -26,9 +26,13 @@ def _parse(project: DbtProject) -> None:
         raise DbtParseError(f"dbt could not parse {project.project_dir}: {result.exception}")
 
 
+def _project() -> DbtProject:
+    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
 @cache
 def dbt_project() -> DbtProject:
-    project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    project = _project()
     # `dagster dev` re-parses on start so model edits show up; elsewhere `make` parsed once.
     if project.preparer.using_dagster_dev() or not project.manifest_path.exists():
         _parse(project)
@@ -36,5 +40,7 @@ def dbt_project() -> DbtProject:
 
 
 if __name__ == "__main__":
-    # `make` calls this after installing: parse once so definitions load from the manifest.
-    print(f"dbt manifest: {dbt_project().manifest_path}")
+    # `make` calls this whenever dbt files changed: parse so definitions load a current manifest.
+    fresh = _project()
+    _parse(fresh)
+    print(f"dbt manifest: {fresh.manifest_path}")

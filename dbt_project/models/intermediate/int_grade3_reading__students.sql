@@ -1,4 +1,4 @@
--- Grade-3 ELA state test takers, one row per student per school year, with that year's
+-- Grade-3 English language arts state test takers, one row per student per school year, with that year's
 -- demographics from enrollment (NULL when the student has no enrollment record that year).
 with
 
@@ -14,7 +14,7 @@ demographics as (
 
 ),
 
-grade3_ela as (
+tested as (
 
     select * from assessments
     where grade = 3
@@ -27,18 +27,19 @@ joined as (
     select
 
         ---------- ids
-        grade3_ela.student_id,
-        grade3_ela.school_year,
-        grade3_ela.school_year_start,
+        tested.student_id,
+        tested.school_year as period,
+        tested.school_year,
+        tested.school_year_start,
 
         ---------- school (where tested)
-        grade3_ela.school_id,
-        grade3_ela.school_name,
+        tested.school_id,
+        tested.school_name,
 
         ---------- outcome
-        grade3_ela.scale_score,
-        grade3_ela.performance_level,
-        grade3_ela.is_proficient,
+        tested.scale_score,
+        tested.performance_level,
+        tested.is_proficient,
 
         ---------- demographics
         demographics.race_ethnicity_code,
@@ -48,15 +49,18 @@ joined as (
         demographics.is_econ_disadvantaged,
         demographics.is_english_learner,
         demographics.is_special_education,
+        demographics.econ_disadvantaged,
+        demographics.english_learner,
+        demographics.special_education,
 
         ---------- lineage
-        grade3_ela.submission_id,
-        grade3_ela.source_row
+        tested.submission_id,
+        tested.source_row
 
-    from grade3_ela
+    from tested
     left join demographics
-        on grade3_ela.student_id = demographics.student_id
-        and grade3_ela.school_year = demographics.school_year
+        on tested.student_id = demographics.student_id
+        and tested.school_year = demographics.school_year
 
 ),
 

@@ -1,0 +1,230 @@
+-- Results-Based Accountability measures per program and school year (the agenda's programs):
+--   how much   -- students served, sessions offered and attended;
+--   how well   -- share of participants attending at least the program's dosage threshold
+--                 (config: 75%) of the sessions offered to them;
+--   better off -- grade 3-8 ELA proficiency of participants against comparable non-participants:
+--                 students tested the same year in the same schools and grades as the tested
+--                 participants, and in no Bright Futures program that year.
+-- Every group under var('min_cell_size') is suppressed with its measures (see the yml).
+{%- set min_size = var('min_cell_size') %}
+with
+
+programs as (
+
+    select * from {{ ref('stg_config__programs') }}
+
+),
+
+participation as (
+
+    select * from {{ ref('stg_bright_futures_mentoring__program_participation') }}
+
+),
+
+assessments as (
+
+    select * from {{ ref('stg_riverbend_isd__assessments') }}
+
+),
+
+participants as (
+
+    select
+        participation.*,
+        programs.dosage_threshold
+    from participation
+    inner join programs
+        on participation.program_id = programs.program_id
+
+),
+
+how_much_how_well as (
+
+    select
+        program_id,
+        school_year,
+        count(*) as students_served,
+        cast(sum(sessions_offered) as {{ dbt.type_bigint() }}) as sessions_offered,
+        cast(sum(sessions_attended) as {{ dbt.type_bigint() }}) as sessions_delivered,
+        count(case when sessions_offered > 0 then 1 end) as participants_with_sessions,
+        count(
+            case
+                when sessions_offered > 0
+                    and cast(sessions_attended as double precision) / sessions_offered >= dosage_threshold
+                then 1
+            end
+        ) as participants_meeting_dosage
+    from participants
+    group by program_id, school_year
+
+),
+
+ela_tested as (
+
+    select
+        student_id,
+        school_year,
+        school_id,
+        grade,
+        is_proficient
+    from assessments
+    where subject_code = 'ELA'
+      and grade between 3 and 8
+
+),
+
+tested_participants as (
+
+    select
+        participants.program_id,
+        ela_tested.*
+    from participants
+    inner join ela_tested
+        on participants.student_id = ela_tested.student_id
+        and participants.school_year = ela_tested.school_year
+
+),
+
+comparison_classes as (
+
+    -- the schools and grades where the program's tested participants were
+    select distinct
+        program_id,
+        school_year,
+        school_id,
+        grade
+    from tested_participants
+
+),
+
+tested_comparison as (
+
+    select
+        comparison_classes.program_id,
+        ela_tested.*
+    from comparison_classes
+    inner join ela_tested
+        on comparison_classes.school_year = ela_tested.school_year
+        and comparison_classes.school_id = ela_tested.school_id
+        and comparison_classes.grade = ela_tested.grade
+    where not exists (
+        select 1 from participation
+        where participation.student_id = ela_tested.student_id
+          and participation.school_year = ela_tested.school_year
+    )
+
+),
+
+participant_outcomes as (
+
+    select
+        program_id,
+        school_year,
+        count(*) as participants_tested,
+        count(case when is_proficient then 1 end) as participants_proficient
+    from tested_participants
+    group by program_id, school_year
+
+),
+
+comparison_outcomes as (
+
+    select
+        program_id,
+        school_year,
+        count(*) as comparison_tested,
+        count(case when is_proficient then 1 end) as comparison_proficient
+    from tested_comparison
+    group by program_id, school_year
+
+),
+
+measured as (
+
+    select
+        how_much_how_well.program_id,
+        programs.program_name,
+        how_much_how_well.school_year as period,
+        how_much_how_well.students_served,
+        how_much_how_well.sessions_offered,
+        how_much_how_well.sessions_delivered,
+        how_much_how_well.participants_with_sessions,
+        how_much_how_well.participants_meeting_dosage,
+        coalesce(participant_outcomes.participants_tested, 0) as participants_tested,
+        coalesce(participant_outcomes.participants_proficient, 0) as participants_proficient,
+        coalesce(comparison_outcomes.comparison_tested, 0) as comparison_tested,
+        coalesce(comparison_outcomes.comparison_proficient, 0) as comparison_proficient
+    from how_much_how_well
+    inner join programs
+        on how_much_how_well.program_id = programs.program_id
+    left join participant_outcomes
+        on how_much_how_well.program_id = participant_outcomes.program_id
+        and how_much_how_well.school_year = participant_outcomes.school_year
+    left join comparison_outcomes
+        on how_much_how_well.program_id = comparison_outcomes.program_id
+        and how_much_how_well.school_year = comparison_outcomes.school_year
+
+),
+
+flagged as (
+
+    select
+        measured.*,
+        students_served < {{ min_size }} as how_much_suppressed,
+        students_served < {{ min_size }} or participants_with_sessions < {{ min_size }} as how_well_suppressed,
+        participants_tested < {{ min_size }} or comparison_tested < {{ min_size }} as better_off_suppressed
+    from measured
+
+),
+
+final as (
+
+    select
+
+        ---------- ids
+        program_id,
+        program_name,
+        period,
+
+        ---------- how much
+        case when not how_much_suppressed then students_served end as students_served,
+        case when not how_much_suppressed then sessions_offered end as sessions_offered,
+        case when not how_much_suppressed then sessions_delivered end as sessions_delivered,
+
+        ---------- how well
+        case when not how_well_suppressed then participants_with_sessions end as participants_with_sessions,
+        case when not how_well_suppressed then participants_meeting_dosage end as participants_meeting_dosage,
+        case
+            when not how_well_suppressed
+            then {{ proportion('participants_meeting_dosage', 'participants_with_sessions') }}
+        end as dosage_share,
+
+        ---------- better off
+        case when not better_off_suppressed then participants_tested end as participants_tested,
+        case when not better_off_suppressed then participants_proficient end as participants_proficient,
+        case
+            when not better_off_suppressed
+            then {{ proportion('participants_proficient', 'participants_tested') }}
+        end as participant_proficiency_rate,
+        case when not better_off_suppressed then comparison_tested end as comparison_tested,
+        case when not better_off_suppressed then comparison_proficient end as comparison_proficient,
+        case
+            when not better_off_suppressed
+            then {{ proportion('comparison_proficient', 'comparison_tested') }}
+        end as comparison_proficiency_rate,
+        case
+            when not better_off_suppressed
+            then {{ round_to(proportion('participants_proficient', 'participants_tested') ~ ' - '
+                             ~ proportion('comparison_proficient', 'comparison_tested')) }}
+        end as proficiency_difference,
+
+        ---------- privacy
+        how_much_suppressed,
+        how_well_suppressed,
+        better_off_suppressed
+
+    from flagged
+
+)
+
+select * from final

@@ -1,0 +1,31 @@
+-- The breakdowns each indicator must be published by; 'school' means one geography per school.
+with
+
+source as (
+
+    select * from {{ source('config', 'indicator_disaggregations') }}
+
+),
+
+renamed as (
+
+    select
+
+        ---------- ids
+        indicator_id,
+        dimension,
+
+        ---------- kind
+        dimension = 'school' as is_geography
+
+    from source
+
+),
+
+final as (
+
+    select * from renamed
+
+)
+
+select * from final

@@ -1,0 +1,266 @@
+"""The common agenda: the partnership's shared indicators and its programs' performance measures.
+
+`agenda.yml` at the repository root is reviewed like code. Loading is strict (unknown keys, a
+baseline outside 0..1, a target before its baseline, an unknown disaggregation all stop it) and
+every message names the file and the field, e.g.
+
+    agenda.yml: indicators[grade8_math].baseline.value: Input should be less than or equal to 1
+
+`write_agenda` copies the agenda into the warehouse schema `config`, which dbt reads as the source
+`config` (dbt_project/models/staging/_config__sources.yml): the indicator definitions with their
+baselines and targets, the required disaggregations, and the programs. Call it before `dbt build`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Literal
+
+import duckdb
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+INDICATOR_ID = r"^[a-z][a-z0-9_]*$"
+PROGRAM_ID = r"^[A-Z][A-Z0-9-]*$"
+DATASET_REF = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"  # partner.dataset
+SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
+YEAR = re.compile(r"^(\d{4})$")
+
+# Breakdowns an indicator may require. 'school' publishes one geography per school (geography_level
+# 'school' in indicator_values); the others are dimensions within every geography.
+Dimension = Literal["race_ethnicity", "gender", "econ_disadvantaged", "english_learner", "special_education", "school"]
+DIMENSIONS: tuple[str, ...] = Dimension.__args__  # type: ignore[attr-defined]
+
+# Columns of marts/program_performance an agenda's program measures may name.
+PROGRAM_MEASURES: dict[str, tuple[str, ...]] = {
+    "how_much": ("students_served", "sessions_offered", "sessions_delivered"),
+    "how_well": ("dosage_share",),
+    "better_off": ("participant_proficiency_rate", "comparison_proficiency_rate", "proficiency_difference"),
+}
+
+CONFIG_SCHEMA = "config"
+TABLES: dict[str, dict[str, str]] = {
+    "indicators": {
+        "id": "VARCHAR", "title": "VARCHAR", "description": "VARCHAR", "numerator_definition": "VARCHAR",
+        "denominator_definition": "VARCHAR", "unit": "VARCHAR", "higher_is_better": "BOOLEAN",
+        "baseline_period": "VARCHAR", "baseline_value": "DOUBLE", "target_period": "VARCHAR",
+        "target_value": "DOUBLE", "sources": "VARCHAR",
+    },
+    "indicator_disaggregations": {"indicator_id": "VARCHAR", "dimension": "VARCHAR"},
+    "programs": {
+        "program_id": "VARCHAR", "name": "VARCHAR", "description": "VARCHAR", "source": "VARCHAR",
+        "dosage_threshold": "DOUBLE",
+    },
+}
+
+
+class AgendaError(ValueError):
+    """agenda.yml cannot be used; the message says which file and field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def period_start(period: str) -> int:
+    """Calendar year a period starts in: '2024-25' -> 2024, '2025' -> 2025 (as dbt computes it)."""
+    return int(period[:4])
+
+
+def period_kind(period: str) -> str:
+    return "school year" if SCHOOL_YEAR.match(period) else "year"
+
+
+class PeriodValue(_Strict):
+    """A value of the indicator in one period: a school year 'YYYY-YY' or a year 'YYYY'."""
+
+    period: str
+    value: float = Field(ge=0, le=1, description="proportion 0..1 (0.452 is 45.2%)")
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _period_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("period")
+    @classmethod
+    def _period_format(cls, value: str) -> str:
+        if match := SCHOOL_YEAR.match(value):
+            start, end = int(match[1]), int(match[2])
+            if (start + 1) % 100 != end:
+                raise ValueError(f"'{value}' is not a school year: it should end in {(start + 1) % 100:02d}")
+            return value
+        if YEAR.match(value):
+            return value
+        raise ValueError(f"'{value}' is not a period: write a school year 'YYYY-YY' (e.g. '2024-25') or a year 'YYYY'")
+
+
+class Indicator(_Strict):
+    id: str = Field(pattern=INDICATOR_ID)
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    numerator: str = Field(min_length=1, description="who counts in the numerator, in plain words")
+    denominator: str = Field(min_length=1, description="who is measured, in plain words")
+    unit: Literal["percent"]
+    higher_is_better: bool
+    baseline: PeriodValue
+    target: PeriodValue
+    disaggregations: list[Dimension] = Field(default_factory=list)
+    sources: list[Annotated[str, Field(pattern=DATASET_REF)]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Indicator:
+        if period_kind(self.baseline.period) != period_kind(self.target.period):
+            raise ValueError(f"target.period: '{self.target.period}' is a {period_kind(self.target.period)} but "
+                             f"baseline.period '{self.baseline.period}' is a {period_kind(self.baseline.period)}")
+        if period_start(self.target.period) <= period_start(self.baseline.period):
+            raise ValueError(f"target.period: '{self.target.period}' must come after the baseline "
+                             f"period '{self.baseline.period}'")
+        for name, items in (("disaggregations", self.disaggregations), ("sources", self.sources)):
+            repeated = sorted({item for item in items if items.count(item) > 1})
+            if repeated:
+                raise ValueError(f"{name}: listed more than once: {', '.join(repeated)}")
+        return self
+
+
+class Measure(_Strict):
+    measure: str
+    description: str = Field(min_length=1)
+
+
+class Program(_Strict):
+    """A partner program's Results-Based Accountability measures (marts/program_performance)."""
+
+    id: str = Field(pattern=PROGRAM_ID)
+    name: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    source: str = Field(pattern=DATASET_REF)
+    dosage_threshold: float = Field(gt=0, le=1, description="share of offered sessions a participant must attend")
+    how_much: list[Measure] = Field(min_length=1)
+    how_well: list[Measure] = Field(min_length=1)
+    better_off: list[Measure] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known_measures(self) -> Program:
+        for kind, known in PROGRAM_MEASURES.items():
+            for number, item in enumerate(getattr(self, kind)):
+                if item.measure not in known:
+                    raise ValueError(f"{kind}.{number}.measure: unknown measure '{item.measure}' "
+                                     f"(program_performance has: {', '.join(known)})")
+        return self
+
+
+class Agenda(_Strict):
+    partnership: str = Field(min_length=1)
+    indicators: list[Indicator] = Field(min_length=1)
+    programs: list[Program] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Agenda:
+        for name, items in (("indicators", self.indicators), ("programs", self.programs)):
+            ids = [item.id for item in items]
+            repeated = sorted({item for item in ids if ids.count(item) > 1})
+            if repeated:
+                raise ValueError(f"{name}: id listed more than once: {', '.join(repeated)}")
+        return self
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        for indicator in self.indicators:
+            if indicator.id == indicator_id:
+                return indicator
+        raise KeyError(indicator_id)
+
+
+def _where(loc: tuple, data: object) -> str:
+    """'indicators[grade8_math].baseline.value' from pydantic's ('indicators', 2, 'baseline', 'value')."""
+    parts: list[str] = []
+    node = data
+    for part in loc:
+        if isinstance(part, str) and part.startswith(("function-", "tagged-union")):
+            continue
+        if isinstance(part, int) and parts and parts[-1] in ("indicators", "programs"):
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            name = item.get("id") if isinstance(item, dict) else None
+            parts[-1] += f"[{name}]" if isinstance(name, str) else f"[{part}]"
+        else:
+            parts.append(str(part))
+        try:
+            node = node[part]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+def _describe(error: ValidationError, data: object) -> str:
+    lines = []
+    for item in error.errors():
+        where = _where(item["loc"], data)
+        message = item["msg"].removeprefix("Value error, ")
+        if where and re.match(r"^[a-z_][a-z0-9_.]*: ", message):  # a validator naming the field inside
+            lines.append(f"{where}.{message}")
+        else:
+            lines.append(f"{where}: {message}" if where else message)
+    return "; ".join(lines)
+
+
+def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -> Agenda:
+    """Read and validate agenda.yml. `known_datasets` ('partner.dataset', e.g. from the partner
+    registry), when given, is what every indicator's and program's sources must name."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AgendaError(f"{path}: cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise AgendaError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise AgendaError(f"{path}: expected a mapping with 'partnership', 'indicators' and 'programs'")
+    try:
+        agenda = Agenda.model_validate(data)
+    except ValidationError as exc:
+        raise AgendaError(f"{path}: {_describe(exc, data)}") from None
+    if known_datasets is not None:
+        known = set(known_datasets)
+        for kind, items in (("indicators", agenda.indicators), ("programs", agenda.programs)):
+            for item in items:
+                sources = item.sources if isinstance(item, Indicator) else [item.source]
+                unknown = [source for source in sources if source not in known]
+                if unknown:
+                    field = "sources" if isinstance(item, Indicator) else "source"
+                    raise AgendaError(f"{path}: {kind}[{item.id}].{field}: unknown dataset(s) "
+                                      f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    return agenda
+
+
+def agenda_rows(agenda: Agenda) -> dict[str, list[tuple]]:
+    """The config tables' rows, in TABLES' column order (for any database)."""
+    return {
+        "indicators": [
+            (i.id, i.title, i.description, i.numerator, i.denominator, i.unit, i.higher_is_better,
+             i.baseline.period, i.baseline.value, i.target.period, i.target.value, ", ".join(i.sources))
+            for i in agenda.indicators
+        ],
+        "indicator_disaggregations": [(i.id, dimension) for i in agenda.indicators for dimension in i.disaggregations],
+        "programs": [(p.id, p.name, p.description, p.source, p.dosage_threshold) for p in agenda.programs],
+    }
+
+
+def write_agenda(con: duckdb.DuckDBPyConnection, agenda: Agenda) -> None:
+    """Replace the tables of schema `config` with the agenda, in one transaction: a reader sees the
+    old agenda or the new one, never a mix, and a failure leaves the old one in place."""
+    rows = agenda_rows(agenda)
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {CONFIG_SCHEMA}")
+        for table, columns in TABLES.items():
+            ddl = ", ".join(f"{name} {kind}" for name, kind in columns.items())
+            con.execute(f"create or replace table {CONFIG_SCHEMA}.{table} ({ddl})")
+            if rows[table]:
+                con.executemany(
+                    f"insert into {CONFIG_SCHEMA}.{table} values ({', '.join('?' * len(columns))})", rows[table])
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
