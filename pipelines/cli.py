@@ -14,7 +14,7 @@ import click
 import duckdb
 from rich.console import Console
 
-from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
 from pipelines.registry import RegistryError
 from pipelines.quality.suites import SuiteError
@@ -181,6 +181,48 @@ def ui(home: Path | None) -> None:
                            env=env, cwd=PROJECT_ROOT, check=False)
         except KeyboardInterrupt:
             pass
+
+
+@main.command()
+@click.option("--home", type=click.Path(path_type=Path), default=None,
+              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+def indicators(home: Path | None) -> None:
+    """The common agenda: each indicator's latest published value against baseline and target."""
+    from pipelines.agenda import AgendaError, load_agenda
+
+    paths = Home.resolve(home)
+    try:
+        agenda = load_agenda(AGENDA_FILE)
+    except AgendaError as exc:
+        _fail(str(exc))
+    latest: dict[str, tuple] = {}
+    if paths.serving.exists():
+        with duckdb.connect(str(paths.serving), read_only=True) as con:
+            for row in con.execute(
+                "select indicator_id, period, value, change_from_baseline, on_track from indicator_values "
+                "where geography_level = 'community' and dimension = 'all_students' "
+                "qualify row_number() over (partition by indicator_id order by period desc) = 1"
+            ).fetchall():
+                latest[row[0]] = row[1:]
+    else:
+        err.print(f"nothing published yet in {paths.serving}: showing the agenda only")
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    console.print(f"[bold]{agenda.partnership}[/]: {len(agenda.indicators)} shared indicators\n")
+    width = max(len(indicator.title) for indicator in agenda.indicators) + 2
+    console.print(f"  {'indicator':<{width}}{'period':<10}{'value':>8}{'baseline':>18}{'target':>18}  status")
+    for indicator in agenda.indicators:
+        period, value, change, on_track = latest.get(indicator.id, ("-", None, None, None))
+        status = {True: "[green]on track[/]", False: "[red]off track[/]"}.get(on_track, "-")
+        if change is not None:
+            status += f" ({change * 100:+.1f} points since baseline)"
+        console.print(
+            f"  {indicator.title:<{width}}{period:<10}{pct(value):>8}"
+            f"{pct(indicator.baseline.value) + ' (' + indicator.baseline.period + ')':>18}"
+            f"{pct(indicator.target.value) + ' (' + indicator.target.period + ')':>18}  {status}"
+        )
 
 
 @main.command("check-file")

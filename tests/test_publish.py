@@ -8,9 +8,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.publish.serving import PublishRefused, publish
+from pipelines.publish.serving import PrivacyRule, PublishRefused, publish
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
+RULES = {"indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
+         "notes": []}
 COLUMNS = ("indicator_id varchar, period varchar, geography varchar, dimension varchar, group_value varchar, "
            "numerator integer, denominator integer, value double, suppressed boolean")
 
@@ -26,11 +28,11 @@ def _warehouse(path: Path, *cells: str) -> Path:
 def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_published(tmp_path: Path) -> None:
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
     serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports)
+    publish(warehouse, serving, exports, RULES)
     analyst = duckdb.connect(str(serving), read_only=True)
 
     _warehouse(warehouse, CELL.format(n=60, d=80, v=0.75, s=False))
-    publish(warehouse, serving, exports)
+    publish(warehouse, serving, exports, RULES)
 
     assert analyst.execute("select value from indicator_values").fetchall() == [(0.5,)]
     analyst.close()
@@ -51,12 +53,12 @@ def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_p
 def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path, cell: str) -> None:
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
     serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports)
+    publish(warehouse, serving, exports, RULES)
     before = serving.read_bytes()
 
     _warehouse(warehouse, cell)
-    with pytest.raises(PublishRefused, match="fewer than 10"):
-        publish(warehouse, serving, exports)
+    with pytest.raises(PublishRefused, match="1 row.s. counting fewer than 10"):
+        publish(warehouse, serving, exports, RULES)
 
     assert serving.read_bytes() == before
     assert not (tmp_path / "serving.duckdb.new").exists()
@@ -70,7 +72,7 @@ def test_csv_exports_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
         con.execute("""insert into marts.notes values ('=HYPERLINK("http://x")', -5), ('+1', 1), ('-2', 2),
                        ('@SUM(A1)', 3), ('plain - text', 4)""")
 
-    publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports")
+    publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES)
 
     with (tmp_path / "exports" / "notes.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
@@ -78,3 +80,27 @@ def test_csv_exports_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
                     ["'@SUM(A1)", "3"], ["plain - text", "4"]]
     with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:  # the database keeps the truth
         assert con.execute("select note from notes where amount = -5").fetchone() == ('=HYPERLINK("http://x")',)
+
+
+def test_a_mart_without_a_declared_privacy_rule_is_not_published(tmp_path: Path) -> None:
+    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("create table marts.new_counts as select 'x' as grp, 3 as students")
+
+    with pytest.raises(PublishRefused, match="marts.new_counts declares no privacy rule"):
+        publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES)
+    assert not (tmp_path / "serving.duckdb").exists()
+
+
+def test_every_mart_of_the_dbt_project_declares_its_privacy_rule() -> None:
+    import json
+
+    from pipelines.models.project import dbt_project
+    from pipelines.publish.serving import privacy_rules
+
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    marts = {node["name"] for node in manifest["nodes"].values()
+             if node["resource_type"] == "model" and node["config"].get("schema") == "marts"}
+    rules = privacy_rules(manifest)
+    assert marts and marts == set(rules)
+    assert all(rule.sizes and rule.hidden for rule in rules["indicator_values"] + rules["program_performance"])

@@ -5,7 +5,10 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from pipelines.publish.serving import PublishRefused, publish
+import json
+
+from pipelines.models.project import dbt_project
+from pipelines.publish.serving import PublishRefused, privacy_rules, publish
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
 
 
@@ -21,7 +24,8 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
     def serving_database(backbone: BackboneResource) -> dg.MaterializeResult:
         home = backbone.paths
         try:
-            published = publish(home.warehouse, home.serving, home.exports)
+            rules = privacy_rules(json.loads(dbt_project().manifest_path.read_text()))
+            published = publish(home.warehouse, home.serving, home.exports, rules)
         except PublishRefused as exc:
             raise dg.Failure(description=str(exc)) from None
         return dg.MaterializeResult(

@@ -50,19 +50,43 @@ def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".new")
 
 
-def _small_cells_shown(con: duckdb.DuckDBPyConnection, table: str) -> int:
-    """Published cells under the minimum size, or suppressed cells that still show a count or value."""
-    columns = {row[0] for row in con.execute(f"describe {MARTS_SCHEMA}.{ident(table)}").fetchall()}
-    if not {"numerator", "denominator", "value", "suppressed"} <= columns:
+@dataclass(frozen=True)
+class PrivacyRule:
+    """When `flag` is false every `sizes` column is at least the minimum; when true, `hidden` are NULL."""
+
+    flag: str
+    sizes: tuple[str, ...]
+    hidden: tuple[str, ...]
+
+
+def privacy_rules(manifest: dict) -> dict[str, list[PrivacyRule]]:
+    """Each mart's `config.meta.privacy` from the dbt manifest, by table name."""
+    rules = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA:
+            declared = node["config"].get("meta", {}).get("privacy")
+            if declared is not None:
+                rules[node["name"]] = [
+                    PrivacyRule(rule["flag"], tuple(rule["sizes"]), tuple(rule["hidden"])) for rule in declared
+                ]
+    return rules
+
+
+def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule]) -> int:
+    """Rows of marts.`table` that would publish a count under the minimum."""
+    breaches = [
+        f"(not {ident(rule.flag)} and ({' or '.join(f'{ident(c)} < {MIN_CELL_SIZE}' for c in rule.sizes)})) "
+        f"or ({ident(rule.flag)} and ({' or '.join(f'{ident(c)} is not null' for c in rule.hidden)}))"
+        for rule in rules
+    ]
+    if not breaches:
         return 0
-    return con.execute(
-        f"select count(*) from {MARTS_SCHEMA}.{ident(table)} "
-        f"where (not suppressed and denominator < {MIN_CELL_SIZE}) "
-        "or (suppressed and (value is not null or numerator is not null or denominator is not null))"
-    ).fetchone()[0]
+    where = " or ".join(f"({breach})" for breach in breaches)
+    return con.execute(f"select count(*) from {MARTS_SCHEMA}.{ident(table)} where {where}").fetchone()[0]
 
 
-def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
+def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list[PrivacyRule]]) -> list[Published]:
+    """Publish every mart, or nothing: a mart without a privacy rule, or breaking it, stops the publish."""
     exports.mkdir(parents=True, exist_ok=True)
     staged = _partial(serving)
     staged.unlink(missing_ok=True)
@@ -74,9 +98,12 @@ def publish(warehouse: Path, serving: Path, exports: Path) -> list[Published]:
             [MARTS_SCHEMA],
         ).fetchall()]
         for table in tables:
-            if shown := _small_cells_shown(con, table):
+            if table not in rules:
+                raise PublishRefused(f"{MARTS_SCHEMA}.{table} declares no privacy rule (config.meta.privacy "
+                                     "in its dbt yml); nothing was published")
+            if shown := privacy_violations(con, table, rules[table]):
                 raise PublishRefused(
-                    f"{MARTS_SCHEMA}.{table} would show {shown} cell(s) counting fewer than {MIN_CELL_SIZE}; "
+                    f"{MARTS_SCHEMA}.{table} would show {shown} row(s) counting fewer than {MIN_CELL_SIZE}; "
                     "nothing was published"
                 )
         con.execute(f"attach {literal(str(staged))} as serving_new (read_write)")

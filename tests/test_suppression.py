@@ -1,0 +1,102 @@
+"""The suppression macro dbt publishes with, checked over thousands of generated group distributions:
+no count under 10 is ever shown, no hidden cell can be recovered from the others, and the
+publish gate agrees."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.models.project import DBT_PROJECT_DIR
+from pipelines.publish.serving import PrivacyRule, privacy_violations
+
+RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
+SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")
+GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")
+
+
+@pytest.fixture(scope="module")
+def suppression_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The macro as dbt compiles it for DuckDB, applied to a relation named `cells`."""
+    from dbt.cli.main import dbtRunner
+
+    scratch = tmp_path_factory.mktemp("dbt")
+    os.environ["BACKBONE_WAREHOUSE"] = str(scratch / "w.duckdb")
+    result = dbtRunner().invoke([
+        "compile", "--quiet", "--inline", "{{ suppress_small_cells('cells') }}",
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target-path", str(scratch / "target"),
+    ])
+    assert result.success, result.exception
+    return result.result.results[0].node.compiled_code
+
+
+# One dimension of one indicator and period: for each school, each group's (tested, proficient).
+school_groups = st.lists(
+    st.tuples(st.integers(0, 40), st.floats(0, 1)), min_size=len(GROUPS), max_size=len(GROUPS)
+)
+distributions = st.lists(school_groups, min_size=1, max_size=len(SCHOOLS))
+
+
+def _cells(distribution: list[list[tuple[int, float]]]) -> list[tuple]:
+    rows = []
+    community: dict[str, list[int]] = {}
+    for school, groups in zip(SCHOOLS, distribution):
+        total = [0, 0]
+        for group, (tested, share) in zip(GROUPS, groups):
+            if not tested:
+                continue  # a group with nobody tested has no row
+            proficient = round(tested * share)
+            rows.append(("school", school, "race_ethnicity", group, proficient, tested))
+            community.setdefault(group, [0, 0])
+            for counts in (total, community[group]):
+                counts[0] += proficient
+                counts[1] += tested
+        if total[1]:
+            rows.append(("school", school, "all_students", "All students", *total))
+    for group, (proficient, tested) in community.items():
+        rows.append(("community", "Riverbend", "race_ethnicity", group, proficient, tested))
+    if community:
+        everyone = [sum(c[0] for c in community.values()), sum(c[1] for c in community.values())]
+        rows.append(("community", "Riverbend", "all_students", "All students", *everyone))
+    return [("grade3_reading", "2023-24", *row[:4], row[4], row[5], round(row[4] / row[5], 4)) for row in rows]
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(distribution=distributions)
+def test_no_small_count_is_shown_and_no_hidden_cell_can_be_recovered(suppression_sql: str, distribution) -> None:
+    cells = _cells(distribution)
+    con = duckdb.connect()
+    con.execute("create table cells (indicator_id varchar, period varchar, geography_level varchar, geography varchar, "
+                "dimension varchar, group_value varchar, numerator integer, denominator integer, value double)")
+    if cells:
+        con.executemany("insert into cells values (?, ?, ?, ?, ?, ?, ?, ?, ?)", cells)
+    con.execute("create schema marts")
+    con.execute(f"create table marts.published as {suppression_sql}")
+
+    assert privacy_violations(con, "published", RULE) == 0
+    rows = con.execute("select geography, dimension, group_value, denominator, suppressed from marts.published").fetchall()
+    assert len(rows) == len(cells)
+    original = {(c[3], c[4], c[5]): c[7] for c in cells}
+    for geography, dimension, group, denominator, suppressed in rows:
+        if original[(geography, dimension, group)] < 10:
+            assert suppressed
+        if not suppressed:
+            assert denominator == original[(geography, dimension, group)]
+    # Recoverable = the only hidden cell among cells that add up to a published total.
+    for set_of in ("by_dimension", "across_schools"):
+        key = (lambda r: (r[0], r[1])) if set_of == "by_dimension" else (lambda r: (r[1], r[2]))
+        sets: dict[tuple, list[bool]] = {}
+        for row in rows:
+            if set_of == "across_schools" and row[0] == "Riverbend":
+                continue
+            if set_of == "by_dimension" and row[1] == "all_students":
+                continue
+            sets.setdefault(key(row), []).append(row[4])
+        for flags in sets.values():
+            assert not (len(flags) > 1 and sum(flags) == 1), f"a lone hidden cell {set_of}: {rows}"
