@@ -18,7 +18,7 @@ from pipelines.ingest.schedules import build_pull_schedule
 from pipelines.ingest.sensors import build_inbox_sensor
 from pipelines.models.assets import build_agenda_asset, build_dbt_assets, dbt_resource
 from pipelines.publish.assets import build_publish_asset
-from pipelines.quality.checks import build_expectations_checks
+from pipelines.quality.checks import build_equity_coverage_check, build_expectations_checks
 from pipelines.registry import FILE_KINDS, load_registry
 from pipelines.resources import BackboneResource
 
@@ -64,7 +64,7 @@ def build_definitions(partners_dir: Path = PARTNERS_DIR, expectations_dir: Path 
     ]
     return dg.Definitions(
         assets=assets,
-        asset_checks=build_expectations_checks(registry),
+        asset_checks=[*build_expectations_checks(registry), build_equity_coverage_check(registry)],
         jobs=[pipeline, alerts_job, *partner_jobs.values()],
         schedules=schedules,
         sensors=sensors,

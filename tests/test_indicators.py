@@ -22,14 +22,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 import pytest
-import yaml
 from openpyxl import load_workbook
 
 from pipelines.agenda import load_agenda, period_start, write_agenda
 from pipelines.home import PROJECT_ROOT
-from tests.test_dbt_models import LINEAGE, RAW_TABLES, SUBMISSIONS, _dbt_build, _env
+from tests.test_dbt_models import _dbt_build, _env
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 PARTNERS = PROJECT_ROOT / "sources" / "partners"
@@ -54,11 +52,6 @@ DIMENSIONS = ("race_ethnicity", "gender", "econ_disadvantaged", "english_learner
 
 
 # --- the raw warehouse from the sample files --------------------------------------------------------
-
-def _mapping(partner: str, dataset: str) -> dict[str, str]:
-    config = yaml.safe_load((PARTNERS / f"{partner}.yml").read_text(encoding="utf-8"))
-    return config["datasets"][dataset]["columns"]
-
 
 def _records(path: Path) -> list[dict[str, object]]:
     """The delivery's records as the partner wrote them (text, or what Excel stores)."""
@@ -92,20 +85,11 @@ def _deliveries() -> Iterator[tuple[str, Path, str]]:
     yield "riverbend_isd__assessments", SAMPLE / "fixes" / "riverbend_isd" / "assessments_2024-25_v2.csv", "accepted"
 
 
-def build_sample_warehouse(path: Path, *, via_landing: bool | None = None) -> None:
-    """raw.* and raw.submissions from the bundled sample, then the agenda. `via_landing`: land with
-    the ingest code (None: when the registry and its suites can be imported)."""
-    if via_landing is None:
-        try:
-            import pipelines.ingest.landing  # noqa: F401
-            import pipelines.registry  # noqa: F401
-        except ImportError:
-            via_landing = False
-        else:
-            via_landing = True
+def build_sample_warehouse(path: Path) -> None:
+    """raw.* and raw.submissions landed from the bundled sample by the ingest code, then the agenda."""
     con = duckdb.connect(str(path))
     try:
-        (_land_sample if via_landing else _build_sample_raw)(con, path.parent)
+        _land_sample(con, path.parent)
         write_agenda(con, load_agenda(AGENDA))
     finally:
         con.close()
@@ -133,37 +117,6 @@ def _land_sample(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
         con.execute("update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
                     [status, None if status == "accepted" else "failed its blocking checks", LOADED_AT,
                      landed.submission_id])
-
-
-def _build_sample_raw(con: duckdb.DuckDBPyConnection, _workdir: Path) -> None:
-    con.execute("create schema raw")
-    con.execute(f"create table raw.submissions ({', '.join(f'{n} {t}' for n, t in SUBMISSIONS.items())})")
-    for table, columns in RAW_TABLES.items():
-        ddl = ", ".join(f"{n} {t}" for n, t in {**columns, **LINEAGE}.items())
-        con.execute(f"create table raw.{table} ({ddl})")
-    for number, (table, path_, status) in enumerate(_deliveries(), start=1):
-        partner, dataset = table.split("__")
-        mapping = _mapping(partner, dataset)
-        columns = RAW_TABLES[table]
-        text_rows = [[_text(record.get(mapping[column])) for column in columns] for record in _records(path_)]
-        delivery = pd.DataFrame(text_rows, columns=list(columns), dtype="string")  # noqa: F841 (scanned by name)
-        delivery["_source_row"] = range(1, len(text_rows) + 1)
-        submission_id = f"{table}:{number:016x}"
-        loaded_at = LOADED_AT + dt.timedelta(minutes=number)
-        typed = ", ".join(
-            f"sha256('{LINK_KEY}:' || {column})" if column == "student_id"
-            else column if kind == "VARCHAR" else f"try_cast({column} as {kind})"
-            for column, kind in columns.items())
-        errors = " || ".join(
-            f"coalesce(case when {column} is not null and try_cast({column} as {kind}) is null "
-            f"then '{column}: ''' || {column} || ''' is not valid; ' end, '')"
-            for column, kind in columns.items() if kind != "VARCHAR")
-        con.execute(
-            f"insert into raw.{table} select {typed}, ?, ?, ?, ?, ?, _source_row, nullif({errors}, '') from delivery",
-            [partner, submission_id, path_.name, f"{number:064x}", loaded_at])
-        con.execute("insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [submission_id, partner, dataset, path_.name, f"{number:064x}", loaded_at, len(text_rows),
-                     status, None if status == "accepted" else "failed its blocking checks", loaded_at])
 
 
 @pytest.fixture(scope="module")
@@ -457,3 +410,21 @@ def test_program_performance_reports_both_programs_every_year(sample_warehouse: 
         assert share == _proportion(expected_meeting, expected_offered)
         assert not better_off_suppressed and tested >= MIN_CELL and compared >= MIN_CELL
         assert difference == round(rate - comparison_rate, 4)
+
+
+def test_dbt_docs_build_and_every_mart_column_is_described(sample_warehouse: Path, tmp_path: Path) -> None:
+    from dbt.cli.main import dbtRunner
+
+    with _env(BACKBONE_WAREHOUSE=str(sample_warehouse)):
+        result = dbtRunner().invoke(["docs", "generate", "--quiet", "--project-dir", str(PROJECT_ROOT / "dbt_project"),
+                                     "--profiles-dir", str(PROJECT_ROOT / "dbt_project"),
+                                     "--target-path", str(tmp_path / "target")])
+    assert result.success, result.exception
+    catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
+    manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
+    for mart in ("indicator_values", "program_performance"):
+        node = manifest["nodes"][f"model.backbone.{mart}"]
+        built = set(catalog["nodes"][f"model.backbone.{mart}"]["columns"])
+        assert node["description"]
+        assert built == set(node["columns"]), f"{mart}: documented columns differ from the built table"
+        assert all(column["description"] for column in node["columns"].values())

@@ -5,7 +5,6 @@ publish gate agrees."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import duckdb
 import pytest

@@ -12,8 +12,11 @@ import json
 import dagster as dg
 import duckdb
 
+from pipelines.agenda import AgendaError, load_agenda
+from pipelines.home import AGENDA_FILE
 from pipelines.ingest.assets import raw_key
 from pipelines.ingest.landing import ensure_tables
+from pipelines.quality.coverage import coverage_gaps
 from pipelines.quality.validation import ValidationReport, validate
 from pipelines.registry import DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
@@ -126,3 +129,31 @@ def build_expectations_check(ref: DatasetRef) -> dg.AssetChecksDefinition:
 
 def build_expectations_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
     return [build_expectations_check(ref) for ref in registry.datasets]
+
+
+def build_equity_coverage_check(registry: Registry) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["marts", "indicator_values"]),
+        name="equity_coverage",
+        blocking=False,
+        pool=WAREHOUSE_POOL,
+        description="Warns when an indicator cannot be broken down as the agenda requires: a required "
+        "field (race/ethnicity, gender, income, English learner, special education, school) is missing "
+        "from its datasets or mostly empty.",
+    )
+    def equity_coverage(backbone: BackboneResource) -> dg.AssetCheckResult:
+        try:
+            agenda = load_agenda(AGENDA_FILE)
+        except AgendaError as exc:
+            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                       metadata={"error": str(exc)})
+        with backbone.warehouse(read_only=True) as con:
+            gaps = coverage_gaps(agenda, registry, con)
+        return dg.AssetCheckResult(
+            passed=not gaps,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"gaps": dg.MetadataValue.md("\n".join(f"- {gap}" for gap in gaps) or "None."),
+                      "gap_count": len(gaps)},
+        )
+
+    return equity_coverage

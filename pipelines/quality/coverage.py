@@ -1,0 +1,55 @@
+"""Equity coverage: can each indicator really be broken down by the groups the agenda requires?
+
+A breakdown is only as good as the field behind it. This names, for the backbone team, every
+indicator whose datasets lack a required field altogether, and every dataset that sends the
+field but leaves it empty in too many accepted rows.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from pipelines.agenda import Agenda
+from pipelines.registry import Registry
+from pipelines.sql import ident
+
+DIMENSION_FIELDS = {
+    "race_ethnicity": "race_ethnicity",
+    "gender": "gender",
+    "econ_disadvantaged": "econ_disadvantaged",
+    "english_learner": "english_learner",
+    "special_education": "special_education",
+    "school": "school_id",
+}
+MAX_EMPTY_SHARE = 0.05
+
+
+def _empty_share(con: duckdb.DuckDBPyConnection, table: str, field: str) -> float | None:
+    """Share of accepted rows of raw.`table` where `field` is empty; None before any accepted row."""
+    if not con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                       "and table_name = ?", [table]).fetchone()[0]:
+        return None
+    total, empty = con.execute(
+        f"select count(*), count(*) filter (where r.{ident(field)} is null) from raw.{ident(table)} r "
+        "join raw.submissions s on s.submission_id = r._submission_id where s.status = 'accepted'"
+    ).fetchone()
+    return empty / total if total else None
+
+
+def coverage_gaps(agenda: Agenda, registry: Registry, con: duckdb.DuckDBPyConnection) -> list[str]:
+    gaps = []
+    for indicator in agenda.indicators:
+        refs = [registry.dataset(dataset, partner)
+                for partner, dataset in (source.split(".") for source in indicator.sources)]
+        for dimension in indicator.disaggregations:
+            field = DIMENSION_FIELDS[dimension]
+            providers = [ref for ref in refs if field in ref.suite.columns]
+            if not providers:
+                names = ", ".join(f"{ref.partner.id} {ref.dataset_id}" for ref in refs)
+                gaps.append(f"{indicator.id} by {dimension}: none of its datasets ({names}) has the field '{field}'")
+            for ref in providers:
+                share = _empty_share(con, ref.table, field)
+                if share is not None and share > MAX_EMPTY_SHARE:
+                    gaps.append(f"{indicator.id} by {dimension}: {ref.partner.id} {ref.dataset_id} leaves '{field}' "
+                                f"empty in {share:.0%} of accepted rows")
+    return gaps
