@@ -134,3 +134,19 @@ def test_rerunning_the_demo_on_the_same_instance_changes_nothing(demo_home) -> N
         assert con.execute("select * from indicator_values order by all").fetchall() == before
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from alerts.outbox").fetchone()[0] == 1  # not mailed twice
+
+
+def test_backbone_indicators_lists_the_agenda_with_latest_values(demo_home) -> None:
+    home, _ = demo_home
+    result = run_cli("indicators", "--home", str(home))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "Riverbend Cradle-to-Career Partnership: 7 shared indicators" in lines[0]
+    reading = next(line for line in lines if line.strip().startswith("Third-grade reading proficiency"))
+    with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
+        period, value = con.execute(
+            "select period, value from indicator_values where indicator_id = 'grade3_reading' "
+            "and geography_level = 'community' and dimension = 'all_students' order by period desc limit 1"
+        ).fetchone()
+    assert period in reading and f"{value:.1%}" in reading and "60.0% (2029-30)" in reading
+    assert "on track" in reading or "off track" in reading
