@@ -281,5 +281,8 @@ def _print_report(path: Path, ref, rows: int, report) -> None:
     console.print("\nFix the rows listed and run this command again.")
 
 
+from pipelines.alerts.cli import digest  # noqa: E402  (registered here, defined with the alerts stage)
+main.add_command(digest)
+
 if __name__ == "__main__":
     main()
