@@ -91,3 +91,16 @@ def test_a_real_run_without_a_linking_key_refuses_to_start(tmp_path) -> None:
     result = run_cli("run", env={"BACKBONE_HOME": str(tmp_path / "home"), "BACKBONE_LINK_KEY": ""})
     assert result.returncode == 2
     assert "BACKBONE_LINK_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_warehouse_keeps_to_a_memory_limit_that_the_environment_can_raise(tmp_path, monkeypatch) -> None:
+    from pipelines.resources import BackboneResource
+
+    def limit() -> str:
+        with BackboneResource(home=str(tmp_path)).warehouse() as con:
+            return con.execute("select current_setting('memory_limit')").fetchone()[0]
+
+    monkeypatch.delenv("BACKBONE_DUCKDB_MEMORY_LIMIT", raising=False)
+    assert limit() == "953.6 MiB"  # 1GB: DuckDB's own default is 80% of the machine
+    monkeypatch.setenv("BACKBONE_DUCKDB_MEMORY_LIMIT", "4GB")
+    assert limit() == "3.7 GiB"

@@ -14,7 +14,7 @@ from pipelines.agenda import AgendaError, load_agenda, write_agenda
 from pipelines.home import AGENDA_FILE
 from pipelines.models.project import dbt_project
 from pipelines.registry import Registry
-from pipelines.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -59,8 +59,9 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         name="backbone_dbt",
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource) -> Iterator:
-        # profiles.yml reads the warehouse path from the environment of the dbt process.
+        # profiles.yml reads the warehouse path and memory limit from the environment of the dbt process.
         os.environ["BACKBONE_WAREHOUSE"] = str(backbone.paths.warehouse)
+        os.environ["BACKBONE_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
         invocation = dbt.cli(["build"], context=context)
         try:
             yield from invocation.stream()
