@@ -41,6 +41,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_R
     )
 
 
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One `backbone demo` run for the whole session (minutes): its instance dir and output."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    env = {"BACKBONE_HOME": str(home)}
+    for name in ("BACKBONE_LINK_KEY", "BACKBONE_SMTP_HOST", "WORKFORCE_DB_URL", "RIVERBEND_COLLEGE_API_URL"):
+        os.environ.pop(name, None)
+    result = run_cli("demo", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return home, result.stdout
+
+
 class Inbox:
     """Mail received by the loopback SMTP server."""
 

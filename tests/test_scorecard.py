@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import duckdb
 import pytest
@@ -194,3 +196,43 @@ def test_the_health_page_shows_each_partners_deliveries(tmp_path: Path) -> None:
     assert "Last updated 20 Feb 2025. Data from 1 partner; 1 of 2 latest deliveries late or missing." in index
     partner = (site.root / "partners" / "riverbend_isd.html").read_text(encoding="utf-8")
     assert partner.count("<tr><th scope=\"row\">") == 4 and "Not due yet" in partner
+
+
+# --- the site the demo built (shared with tests/test_demo.py) -----------------------------------------
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src", "action", "srcset", "poster", "data") and value:
+                self.refs.append(value)
+            if name == "id" and value:
+                self.ids.add(value)
+
+
+def test_every_link_of_the_demo_site_resolves_to_a_file(demo_home) -> None:
+    site = demo_home[0] / "site"
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) >= 15
+    broken = []
+    for page in pages:
+        parser = _Refs()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for ref in parser.refs:
+            parts = urlsplit(ref)
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if parts.scheme or not target.is_file() or not target.is_relative_to(site.resolve()):
+                broken.append(f"{page.relative_to(site)} -> {ref}")
+    assert not broken
+
+
+def test_no_page_of_the_demo_site_reaches_for_another_host(demo_home) -> None:
+    site = demo_home[0] / "site"
+    for path in [*site.rglob("*.html"), *site.rglob("*.css")]:
+        text = path.read_text(encoding="utf-8")
+        assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, flags=re.IGNORECASE), path
+        assert not re.search(r"<script\b|@import|url\(", text), path
