@@ -34,5 +34,12 @@ test: $(MANIFEST) $(CHROMIUM)
 ui: $(MANIFEST)
 	$(BIN)/backbone ui
 
+# The pipeline against hand-written DuckDB SQL on synthetic deliveries (goals: 10M rows, see the output).
+# Long at the default size: BENCH_ROWS=500000 for a quick look.
+BENCH_ROWS ?= 10000000
+BENCH_JSON ?= .backbone/bench-$(BENCH_ROWS).json
+bench: $(MANIFEST)
+	$(BIN)/python -m pipelines.bench.cli bench --rows $(BENCH_ROWS) --json $(BENCH_JSON)
+
 clean:
 	rm -rf .backbone dbt_project/target dbt_project/logs

@@ -14,6 +14,8 @@ import click
 import duckdb
 from rich.console import Console
 
+from pipelines.alerts.cli import digest
+from pipelines.bench.cli import bench, synth
 from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
 from pipelines.registry import RegistryError
@@ -281,6 +283,11 @@ def _print_report(path: Path, ref, rows: int, report) -> None:
             console.print(f"    spreadsheet rows: {', '.join(map(str, outcome.sample_rows))}")
     console.print("\nFix the rows listed and run this command again.")
 
+
+# Commands defined with their stage.
+main.add_command(digest)
+main.add_command(synth)
+main.add_command(bench)
 
 if __name__ == "__main__":
     main()

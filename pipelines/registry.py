@@ -6,6 +6,7 @@ delivery kinds or datasets all stop it) and every message names the file and the
 
 from __future__ import annotations
 
+import datetime as dt
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -33,10 +34,39 @@ class Contact(_Strict):
 
 
 class Cadence(str, Enum):
+    """How often a partner delivers each dataset: once per period of this calendar."""
+
     per_term = "per_term"
     monthly = "monthly"
     quarterly = "quarterly"
     yearly = "yearly"
+
+    @property
+    def start_months(self) -> tuple[int, ...]:
+        """Months in which its periods start (on the 1st): every month, each quarter, the school
+        terms (spring from January, fall from August) and the school year (from July)."""
+        return _START_MONTHS[self]
+
+    @property
+    def default_grace_days(self) -> int:
+        return _DEFAULT_GRACE_DAYS[self]
+
+    @property
+    def shortest_period_days(self) -> int:
+        """Length of its shortest period (a non-leap year), which a grace period must stay under."""
+        starts = [dt.date(2025, month, 1) for month in self.start_months] + [dt.date(2026, self.start_months[0], 1)]
+        return min((end - start).days for start, end in zip(starts, starts[1:], strict=False))
+
+
+_START_MONTHS = {
+    Cadence.monthly: tuple(range(1, 13)),
+    Cadence.quarterly: (1, 4, 7, 10),
+    Cadence.per_term: (1, 8),
+    Cadence.yearly: (7,),
+}
+# Days after a period starts by which its delivery is due, unless the partner file sets grace_days:
+# time for the partner to close its books (a month's roster by the 11th, a term's by mid-term).
+_DEFAULT_GRACE_DAYS = {Cadence.monthly: 10, Cadence.quarterly: 30, Cadence.per_term: 45, Cadence.yearly: 120}
 
 
 class CsvDrop(_Strict):
@@ -96,8 +126,21 @@ class Partner(_Strict):
     kind: str
     contacts: list[Contact] = Field(min_length=1)
     cadence: Cadence
+    grace_days: int | None = Field(
+        default=None, ge=0, description="days after a period starts by which each dataset is due; "
+        "default by cadence (monthly 10, quarterly 30, per_term 45, yearly 120)",
+    )
     delivery: Delivery
     datasets: dict[str, Dataset] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _grace_fits_the_period(self) -> Partner:
+        # A grace period as long as a period would make one delivery count for two periods.
+        shortest = self.cadence.shortest_period_days
+        if self.grace_days is not None and self.grace_days >= shortest:
+            raise ValueError(f"grace_days: {self.grace_days} must be less than the shortest "
+                             f"{self.cadence.value} period ({shortest} days)")
+        return self
 
     @model_validator(mode="after")
     def _datasets_fit_delivery(self) -> Partner:
@@ -114,6 +157,10 @@ class Partner(_Strict):
     @property
     def owners(self) -> list[str]:
         return [str(contact.email) for contact in self.contacts]
+
+    @property
+    def grace_period_days(self) -> int:
+        return self.cadence.default_grace_days if self.grace_days is None else self.grace_days
 
 
 class DatasetRef(BaseModel):

@@ -49,7 +49,10 @@ def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks() -> 
 def test_jobs_schedules_and_sensors_are_declared() -> None:
     defs = build_definitions()
     assert {PIPELINE_JOB, ALERTS_JOB, "ingest_riverbend_college"} <= {job.name for job in defs.jobs}
-    assert {schedule.name for schedule in defs.schedules} == {"pull_riverbend_college", "pull_workforce_board"}
+    assert {schedule.name for schedule in defs.schedules} == {
+        "pull_riverbend_college", "pull_workforce_board",
+        "partner_reminders", "retry_queued_mail", "monthly_partner_digest",
+    }
     assert {sensor.name for sensor in defs.sensors} == {
         "inbox_riverbend_isd", "inbox_early_learning_coalition", "inbox_bright_futures_mentoring",
         "alert_partners_after_failed_run",

@@ -105,6 +105,7 @@ def test_only_the_district_contacts_are_mailed_about_their_own_file(demo_home) -
     assert len(mails) == 1
     message = message_from_bytes(mails[0].read_bytes(), policy=policy.default)
     assert message["To"] == "mlopez@riverbend-isd.example.org, dchen@riverbend-isd.example.org"
+    assert message["Cc"] == "data-team@riverbend-c2c.example.org"  # the backbone team, on every partner mail
     text = message.get_body(("plain",)).get_content()
     assert "assessments_2024-25.csv" in message["Subject"]
     assert "backbone check-file --partner riverbend_isd --dataset assessments assessments_2024-25.csv" in text

@@ -2,10 +2,15 @@
 
 Only the partner's own submissions, check results and rows are read, so a mail can never carry
 another partner's data. Example rows are shown with the partner's own column names.
+
+Routing: the partner's contacts (registry) are the recipients and the backbone team address is
+copied (Cc) on every mail; when a dataset has missed a second period in a row the mail is an
+escalation and the team becomes a direct recipient, since it now follows up itself.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -14,24 +19,30 @@ from functools import cache
 import duckdb
 import jinja2
 
+from pipelines.agenda import AgendaError, load_agenda
+from pipelines.alerts.due import Schedule
+from pipelines.alerts.lateness import Overdue
 from pipelines.alerts.mail import Mail
 from pipelines.alerts.outbox import reported
+from pipelines.alerts.tables import table_exists
+from pipelines.home import AGENDA_FILE
 from pipelines.registry import DatasetRef, Partner, Registry, RegistryError
 from pipelines.sql import ident
 
-EXAMPLE_ROWS = 5
+EXAMPLE_ROWS = 10
 
 
 @dataclass(frozen=True)
 class FailedCheck:
     notes: str
     expectation: str
-    columns: str
+    columns: str  # the partner's own column names
     unexpected_count: int | None
     element_count: int | None
     sample_values: list[str]
     sample_rows: list[int]
     error: str | None
+    fix: str
     examples: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -48,8 +59,15 @@ class Problem:
     recheck: str
 
 
+@dataclass(frozen=True)
+class NextDelivery:
+    dataset: str
+    due_on: dt.date | None  # None: no delivery yet, so no due date yet
+    overdue: bool  # the due date has passed
+
+
 @cache
-def _templates() -> jinja2.Environment:
+def templates() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("pipelines.alerts", "templates"),
         autoescape=jinja2.select_autoescape(["html"]),
@@ -57,6 +75,14 @@ def _templates() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def partnership() -> str:
+    """The partnership's name as agenda.yml gives it, for the mails' wording and signature."""
+    try:
+        return load_agenda(AGENDA_FILE).partnership
+    except AgendaError:  # the pipeline reports the broken agenda itself; a mail still goes out
+        return "the partnership"
 
 
 def _examples(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: str, rows: list[int]) -> list[dict]:
@@ -74,6 +100,23 @@ def _examples(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: st
     return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _fix(columns: list[str], rows: list[int], unexpected: int | None, error: str | None) -> str:
+    """What the partner should change, in one sentence."""
+    if error:
+        return "Nothing on your side yet: the backbone data team will look into this check and get back to you."
+    if not rows:
+        return "Correct the file as a whole so that it meets the rule above, then send it again."
+    where = f"row{'s' if len(rows) > 1 else ''} {', '.join(map(str, rows))}"
+    others = (unexpected or 0) - len(rows)
+    more = f" and the {others} other row{'s' if others > 1 else ''} breaking the same rule" if others > 0 else ""
+    named = _joined([f"'{column}'" for column in columns]) if columns else "the values"
+    return f"Correct {named} on {where}{more} so that every row meets the rule above."
+
+
 def _failed_checks(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: str) -> list[FailedCheck]:
     rows = con.execute(
         "select notes, expectation, columns, unexpected_count, element_count, sample_values, sample_rows, error "
@@ -82,27 +125,25 @@ def _failed_checks(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_i
     ).fetchall()
     checks = []
     for notes, expectation, columns, unexpected, elements, values, sample_rows, error in rows:
-        row_numbers = json.loads(sample_rows or "[]")
+        row_numbers = json.loads(sample_rows or "[]")[:EXAMPLE_ROWS]
+        # Canonical names mean nothing to the partner: name their own columns (lineage columns stay out).
+        theirs = [ref.config.columns[name] for name in (columns or "").split(", ") if name in ref.config.columns]
         checks.append(FailedCheck(
-            notes=notes or expectation, expectation=expectation, columns=columns or "",
+            notes=notes or expectation, expectation=expectation, columns=", ".join(theirs),
             unexpected_count=unexpected, element_count=elements,
             sample_values=[str(value) for value in json.loads(values or "[]")][:10],
-            sample_rows=row_numbers[:10], error=error,
+            sample_rows=row_numbers, error=error, fix=_fix(theirs, row_numbers, unexpected, error),
             examples=_examples(con, ref, submission_id, row_numbers),
         ))
     return checks
 
 
 def new_problems(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str, list[Problem]]:
-    """Problems not yet reported, grouped by partner id."""
+    """Quarantined or unreadable deliveries not yet reported, grouped by partner id."""
     already = reported(con)
-    has_results = con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'quality' and table_name = 'check_results'"
-    ).fetchone()[0]
-    if not con.execute(
-        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = 'submissions'"
-    ).fetchone()[0]:
+    if not table_exists(con, "raw", "submissions"):
         return {}
+    has_results = table_exists(con, "quality", "check_results")
     submissions = con.execute(
         "select submission_id, partner, dataset, source, received_at, row_count, status, status_reason "
         "from raw.submissions where status in ('quarantined', 'unreadable') order by received_at, submission_id"
@@ -125,17 +166,41 @@ def new_problems(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str
     return problems
 
 
-def compose(partner: Partner, problems: list[Problem]) -> Mail:
-    files = ", ".join(problem.source for problem in problems)
-    what = "a delivery" if len(problems) == 1 else f"{len(problems)} deliveries"
-    subject = f"Action needed: {what} from {partner.name} could not be used ({files})"
-    context = {"partner": partner, "problems": problems, "subject": subject}
-    digest = hashlib.sha256("|".join(sorted(problem.key for problem in problems)).encode()).hexdigest()[:16]
+def next_deliveries(registry: Registry, partner: Partner, schedules: dict[str, Schedule]) -> list[NextDelivery]:
+    """When each of the partner's datasets is next due (only its own datasets)."""
+    return [NextDelivery(ref.dataset_id, schedules[ref.table].next_due, schedules[ref.table].next_due_passed)
+            for ref in registry.datasets if ref.partner.id == partner.id]
+
+
+def _subject(partner: Partner, problems: list[Problem], overdue: list[Overdue]) -> str:
+    what = []
+    if problems:
+        deliveries = "a delivery" if len(problems) == 1 else f"{len(problems)} deliveries"
+        what.append(f"{deliveries} from {partner.name} could not be used "
+                    f"({', '.join(problem.source for problem in problems)})")
+    if overdue:
+        datasets = _joined([item.dataset for item in overdue])
+        what.append(f"{'' if problems else f'{partner.name}: '}{datasets} "
+                    f"{'is' if len(overdue) == 1 else 'are'} overdue")
+    lead = "Escalated" if any(item.escalated for item in overdue) else "Action needed" if problems else "Reminder"
+    return f"{lead}: {' and '.join(what)}"
+
+
+def compose(partner: Partner, problems: list[Problem], overdue: list[Overdue], upcoming: list[NextDelivery],
+            team: str) -> Mail:
+    """The partner's one mail for this run: its flawed deliveries, its overdue datasets, what is due next."""
+    escalated = any(item.escalated for item in overdue)
+    subject = _subject(partner, problems, overdue)
+    context = {"partner": partner, "problems": problems, "overdue": overdue, "upcoming": upcoming,
+               "escalated": escalated, "subject": subject, "team": team, "partnership": partnership()}
+    keys = sorted([problem.key for problem in problems] + [item.key for item in overdue])
+    digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:16]
     return Mail(
         key=f"{partner.id}-alert-{digest}",
         partner=partner.id,
-        to=tuple(partner.owners),
+        to=tuple(partner.owners) + ((team,) if escalated else ()),
+        cc=() if escalated else (team,),
         subject=subject,
-        text=_templates().get_template("partner_alert.txt.j2").render(context),
-        html=_templates().get_template("partner_alert.html.j2").render(context),
+        text=templates().get_template("partner_alert.txt.j2").render(context),
+        html=templates().get_template("partner_alert.html.j2").render(context),
     )

@@ -14,6 +14,7 @@ import dagster as dg
 from pydantic import Field
 
 DEFAULT_SENDER = "Riverbend Backbone <backbone@riverbend-c2c.example.org>"
+DEFAULT_TEAM = "data-team@riverbend-c2c.example.org"
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Mail:
     subject: str
     text: str
     html: str
+    cc: tuple[str, ...] = ()
 
 
 def _env_bool(name: str, default: bool) -> bool:
@@ -42,16 +44,24 @@ class MailerResource(dg.ConfigurableResource):
     smtp_password: str | None = Field(default=None, description="default $BACKBONE_SMTP_PASSWORD")
     smtp_ca_file: str | None = Field(default=None, description="CA bundle for STARTTLS; default $BACKBONE_SMTP_CA_FILE, else the system's")
     sender: str | None = Field(default=None, description="From: address; default $BACKBONE_MAIL_FROM")
+    team: str | None = Field(default=None, description="The backbone data team, copied on every partner mail; "
+                             "default $BACKBONE_TEAM_EMAIL, else " + DEFAULT_TEAM)
 
     @property
     def host(self) -> str | None:
         return self.smtp_host or os.environ.get("BACKBONE_SMTP_HOST") or None
+
+    @property
+    def team_address(self) -> str:
+        return self.team or os.environ.get("BACKBONE_TEAM_EMAIL") or DEFAULT_TEAM
 
     def message(self, mail: Mail) -> EmailMessage:
         sender = self.sender or os.environ.get("BACKBONE_MAIL_FROM") or DEFAULT_SENDER
         message = EmailMessage()
         message["From"] = sender
         message["To"] = ", ".join(mail.to)
+        if mail.cc:
+            message["Cc"] = ", ".join(mail.cc)
         message["Subject"] = mail.subject
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=sender.rsplit("@", 1)[-1].rstrip(">"))

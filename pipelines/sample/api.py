@@ -4,7 +4,8 @@
         httpx.get(api.url + "/v1/enrollments", headers={"Authorization": "Bearer s3cret"})
 
 Pages look like {"data": [...], "page": 1, "per_page": 100, "total": 312, "next": "<url>" | null}.
-The store files are read on every request, so records staged while it runs are served at once.
+A store file is parsed again whenever it changes (size or mtime), so records staged while it runs
+are served at once, and a large store is not re-parsed for each of its thousands of pages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 ENDPOINTS = {"/v1/enrollments": "enrollments.json", "/v1/awards": "awards.json"}
@@ -28,6 +30,20 @@ class _Server(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.store_dir = store_dir
         self.token = token
+        self._parsed: dict[Path, tuple[tuple[int, int], list[Any]]] = {}
+        self._lock = threading.Lock()
+
+    def records(self, path: Path) -> list[Any]:
+        """The store file's records, parsed once per version of the file."""
+        with self._lock:
+            if not path.exists():
+                return []
+            stat = path.stat()
+            version = (stat.st_mtime_ns, stat.st_size)
+            cached = self._parsed.get(path)
+            if cached is None or cached[0] != version:
+                cached = self._parsed[path] = (version, json.loads(path.read_text(encoding="utf-8")))
+            return cached[1]
 
     @property
     def url(self) -> str:
@@ -57,8 +73,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": "page and per_page must be whole numbers"})
         if page < 1 or per_page < 1:
             return self._send(400, {"error": "page and per_page must be at least 1"})
-        path = self.server.store_dir / store
-        records = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+        records = self.server.records(self.server.store_dir / store)
         start = (page - 1) * per_page
         following = None
         if start + per_page < len(records):

@@ -6,6 +6,8 @@ its own noise from a generator seeded by (seed, file): files do not depend on ea
 randomness, and the flaws planted in one file leave every other file unchanged.
 
     python -m pipelines.sample.world --out sources/sample
+
+The same model at any size, streamed shard by shard: `pipelines.bench.synth` (`backbone synth`).
 """
 
 from __future__ import annotations
@@ -18,8 +20,11 @@ import json
 import random
 import re
 import zipfile
+from bisect import bisect
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
+from itertools import accumulate
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -31,6 +36,9 @@ COHORTS = tuple(year + 1 for year in YEARS)  # graduation cohorts: grade 12 in t
 WINDOW_END = dt.date(CURRENT_YEAR + 1, 6, 30)
 FIRST_QUARTER, LAST_QUARTER = (HISTORY_YEARS[0], 3), (CURRENT_YEAR + 1, 2)
 
+GENDERS = {"F": 49.5, "M": 49.5, "X": 1}
+NON_GRADUATES = {"C": 35, "D": 35, "T": 30}  # still enrolled, dropped out, transferred out
+FIRST_TERMS = {"FA": 75, "SU": 10, "SP": 15}
 RACES = {"HI": 35, "WH": 30, "BL": 18, "AS": 8, "MR": 5, "AI": 2.5, "PI": 1.5}
 ECON_BY_RACE = {"HI": .68, "WH": .38, "BL": .70, "AS": .35, "MR": .50, "AI": .70, "PI": .60}
 EL_AT_K_BY_RACE = {"HI": .50, "AS": .35}  # everyone else .04
@@ -69,6 +77,7 @@ Row = Sequence[object]
 
 # --- calendar helpers -------------------------------------------------------------------------
 
+@cache
 def label(year: int) -> str:
     """School year label: 2024 -> '2024-25'."""
     return f"{year}-{(year + 1) % 100:02d}"
@@ -115,7 +124,12 @@ def _terms_from(year: int, season: str) -> Iterator[str]:
         year, index = (year + 1, 0) if index == 2 else (year, index + 1)
 
 
-def _quarters() -> Iterator[tuple[str, dt.date, dt.date]]:
+@cache
+def _quarters() -> tuple[tuple[str, dt.date, dt.date], ...]:
+    return tuple(_each_quarter())
+
+
+def _each_quarter() -> Iterator[tuple[str, dt.date, dt.date]]:
     year, quarter = FIRST_QUARTER
     while (year, quarter) <= LAST_QUARTER:
         start = dt.date(year, 3 * quarter - 2, 1)
@@ -124,8 +138,18 @@ def _quarters() -> Iterator[tuple[str, dt.date, dt.date]]:
         year, quarter = (year + 1, 1) if quarter == 4 else (year, quarter + 1)
 
 
+_CUMULATIVE: dict[int, tuple[dict[str, float], tuple[str, ...], list[float], float]] = {}
+
+
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
-    return rng.choices(tuple(weights), tuple(weights.values()))[0]
+    """A weighted draw from one of the module's weight tables, exactly as `rng.choices(keys, weights)[0]`
+    draws it (one random() placed among the cumulative weights), with the sums made once per table.
+    The cache holds each table, so no other object can take over its id."""
+    if (table := _CUMULATIVE.get(id(weights))) is None:
+        cumulative = list(accumulate(weights.values()))
+        table = _CUMULATIVE[id(weights)] = (weights, tuple(weights), cumulative, cumulative[-1] + 0.0)
+    _, keys, cumulative, total = table
+    return keys[bisect(cumulative, rng.random() * total, 0, len(keys) - 1)]
 
 
 def _yn(flag: bool) -> str:
@@ -198,23 +222,29 @@ class World:
     seed: int
     students: list[Student]
     mentoring: list[Participation]
+    _rosters: dict[int, list[tuple[str, int, Student]]] = field(default_factory=dict, repr=False)
 
     def roster(self, year: int) -> list[tuple[str, int, Student]]:
-        """Fall enrolment as the district's SIS exports it: by school, grade, student."""
-        rows = [(s.school(grade), grade, s) for s in self.students if (grade := s.grade(year)) is not None]
-        return sorted(rows, key=lambda row: (row[0], row[1], row[2].sid))
+        """Fall enrolment as the district's SIS exports it: by school, grade, student (built once a year:
+        a student's school and grade that year are settled before the world is)."""
+        if year not in self._rosters:
+            rows = [(s.school(grade), grade, s) for s in self.students if (grade := s.grade(year)) is not None]
+            self._rosters[year] = sorted(rows, key=lambda row: (row[0], row[1], row[2].sid))
+        return self._rosters[year]
 
     def rng(self, name: str) -> random.Random:
         return random.Random(f"{self.seed}:{name}")  # str seeds hash with SHA-512: stable across runs
 
 
-def build_world(students_per_grade: int = 140, seed: int = 2026) -> World:
+def build_world(students_per_grade: int = 140, seed: int = 2026, id_prefix: str = "") -> World:
+    """The population; `id_prefix` goes after the 'S' of every state ID (worlds built as shards of a
+    larger one get distinct prefixes of one width, so their IDs never collide)."""
     rng = random.Random(seed)
     first_k, last_k = YEARS[0] - 12, CURRENT_YEAR
     sizes = {k: round(students_per_grade * rng.uniform(0.93, 1.07) * (1 + 0.01 * (k - 2016)))
              for k in range(first_k, last_k + 1)}
     ids = iter(rng.sample(range(10_000_000), sum(sizes.values())))
-    students = [_new_student(rng, f"S{next(ids):07d}", k) for k, size in sizes.items() for _ in range(size)]
+    students = [_new_student(rng, f"S{id_prefix}{next(ids):07d}", k) for k, size in sizes.items() for _ in range(size)]
     for student in students:
         if student.cohort in COHORTS:
             _graduate(rng, student)
@@ -238,7 +268,7 @@ def _new_student(rng: random.Random, sid: str, k_year: int) -> Student:
     return Student(
         sid=sid, k_year=k_year,
         birth_date=dt.date(k_year - 6, 9, 2) + dt.timedelta(days=rng.randrange(365)),  # 5 by Sept 1
-        race=race, gender=_pick(rng, {"F": 49.5, "M": 49.5, "X": 1}), ability=rng.gauss(0, 1), econ=econ,
+        race=race, gender=_pick(rng, GENDERS), ability=rng.gauss(0, 1), econ=econ,
         econ_flip=rng.randint(k_year + 1, k_year + 12) if rng.random() < .06 else None,
         el_until=el_until, sped_from=sped_from, elementary=_pick(rng, ELEMENTARY),
         prek=_pick(rng, PREK_IF_ECON if econ else PREK_OTHERWISE),
@@ -249,7 +279,7 @@ def _graduate(rng: random.Random, s: Student) -> None:
     year = s.cohort - 1
     chance = (.84 + .05 * s.ability - .04 * s.econ_in(year) - .04 * s.sped_in(12) - .02 * s.el_in(12)
               + .01 * (s.cohort - COHORTS[0]))
-    s.outcome = "G" if rng.random() < _clamp(chance, .5, .98) else _pick(rng, {"C": 35, "D": 35, "T": 30})
+    s.outcome = "G" if rng.random() < _clamp(chance, .5, .98) else _pick(rng, NON_GRADUATES)
     high = s.school(12)
     if s.outcome in ("G", "C"):  # a fifth-year senior graduates with the next class
         s.left_school = _commencement(s.cohort + (s.outcome == "C"), high)
@@ -267,7 +297,7 @@ def _go_to_college(rng: random.Random, s: Student) -> None:
     level = _pick(rng, COLLEGE_LEVELS)
     load = "FT" if rng.random() < .62 else "PT"
     cip = rng.choice(CIP_CODES[level])
-    start = _pick(rng, {"FA": 75, "SU": 10, "SP": 15})
+    start = _pick(rng, FIRST_TERMS)
     main_terms = 0
     for code in _terms_from(year + (start == "SP"), start):
         begins, ends = _term_span(code)
@@ -329,6 +359,11 @@ def enrollment_rows(world: World, year: int) -> Iterator[Row]:
                _yn(s.sped_in(grade)), s.birth_date.isoformat())
 
 
+def performance_level(score: int) -> int:
+    """The state test's performance level of a scale score: 3 and 4 are proficient."""
+    return 1 if score < 225 else 2 if score < 250 else 3 if score < 275 else 4
+
+
 def assessment_rows(world: World, year: int) -> Iterator[Row]:
     rng = world.rng(f"assessments:{year}")
     mentored = {(p.sid, p.year) for p in world.mentoring}
@@ -342,8 +377,7 @@ def assessment_rows(world: World, year: int) -> Iterator[Row]:
                 continue
             el_gap = (14 if subject == "ELA" else 8) * s.el_in(grade)
             score = round(_clamp(base - el_gap - 3 * (subject == "MATH") + rng.gauss(0, 12), 100, 400))
-            level = 1 if score < 225 else 2 if score < 250 else 3 if score < 275 else 4
-            yield s.sid, label(year), school, grade, subject, score, level
+            yield s.sid, label(year), school, grade, subject, score, performance_level(score)
 
 
 def graduation_rows(world: World, cohort: int) -> Iterator[Row]:
@@ -421,52 +455,65 @@ def college_records(world: World) -> dict[str, dict[str, list[dict[str, str]]]]:
 
 # --- planted flaws ----------------------------------------------------------------------------
 
-def _plan_flaws(rows: Callable[[], Iterable[Row]], rng: random.Random) -> dict[int, str]:
-    """Row index -> flaw, over a first pass of the (deterministic) rows, so writing can stream."""
-    ela = [i for i, row in enumerate(rows()) if row[4] == "ELA"]
-    picks = rng.sample(ela, 5)
-    return dict(zip(picks, ("score_999", "subject_READ", "subject_READ", "duplicate", "score_NA")))
-
-
 FLAW_NOTES = {
     "score_999": "Scale Score 999 (outside 100..400)",
     "subject_READ": "Subject 'READ' (not ELA or MATH)",
     "duplicate": "exact duplicate of the row above (same student, year, subject)",
     "score_NA": "Scale Score 'N/A' (not a whole number)",
 }
+FLAW_KINDS = tuple(FLAW_NOTES)
+FlawPicker = Callable[[int, Row], str | None]  # (row index, row) -> the flaw to plant there, if any
 
 
-def _write_flawed(out_dir: Path, rows: Callable[[], Iterable[Row]], plan: dict[int, str]
+def _plan_flaws(rows: Callable[[], Iterable[Row]], rng: random.Random) -> FlawPicker:
+    """The bundled sample's five flaws in ELA rows, chosen over a first pass of the (deterministic)
+    rows so that writing can stream."""
+    ela = [i for i, row in enumerate(rows()) if row[4] == "ELA"]
+    picks = rng.sample(ela, 5)
+    plan = dict(zip(picks, ("score_999", "subject_READ", "subject_READ", "duplicate", "score_NA")))
+    return lambda index, row: plan.get(index)
+
+
+def flaws_at_rate(rng: random.Random, rate: float) -> FlawPicker:
+    """Each row flawed with probability `rate`, with a flaw of a kind drawn at random."""
+    return lambda index, row: rng.choice(FLAW_KINDS) if rng.random() < rate else None
+
+
+def flawed(row: Row, flaw: str | None) -> list[Row]:
+    """What the flawed file holds in place of `row`: the row, spoiled by `flaw` (twice for a duplicate)."""
+    if flaw is None:
+        return [row]
+    bad = list(row)
+    if flaw == "score_999":
+        bad[5] = 999
+    elif flaw == "subject_READ":
+        bad[4] = "READ"
+    elif flaw == "score_NA":
+        bad[5] = "N/A"
+    return [bad, bad] if flaw == "duplicate" else [bad]
+
+
+def _write_flawed(out_dir: Path, rows: Callable[[], Iterable[Row]], pick: FlawPicker
                   ) -> tuple[list[dict[str, object]], int, int]:
     """The district's flawed file and its corrected resubmission, written side by side;
     returns the planted flaws and both files' row counts."""
     planted: list[dict[str, object]] = []
-    with _CsvOut(out_dir / FLAWED_FILE, ASSESSMENT_HEADER) as flawed, \
-            _CsvOut(out_dir / FIXED_FILE, ASSESSMENT_HEADER) as fixed:
-        line = 1  # spreadsheet line of the last row written; the header is line 1
+    with CsvOut(out_dir / FLAWED_FILE, ASSESSMENT_HEADER) as flawed_file, \
+            CsvOut(out_dir / FIXED_FILE, ASSESSMENT_HEADER) as fixed:
         for index, row in enumerate(rows()):
             fixed.writerow(row)
-            flaw = plan.get(index)
-            bad = list(row)
-            if flaw == "score_999":
-                bad[5] = 999
-            elif flaw == "subject_READ":
-                bad[4] = "READ"
-            elif flaw == "score_NA":
-                bad[5] = "N/A"
-            flawed.writerow(bad)
-            line += 1
-            if flaw == "duplicate":
-                flawed.writerow(bad)
-                line += 1
-            if flaw:
-                planted.append({"file": FLAWED_FILE, "line": line, "student": row[0], "problem": FLAW_NOTES[flaw]})
-    return planted, flawed.rows, fixed.rows
+            flaw = pick(index, row)
+            for bad in flawed(row, flaw):
+                flawed_file.writerow(bad)
+            if flaw:  # the spreadsheet line of the last row written (the header is line 1)
+                planted.append({"file": FLAWED_FILE, "line": flawed_file.rows + 1, "student": row[0],
+                                "problem": FLAW_NOTES[flaw]})
+    return planted, flawed_file.rows, fixed.rows
 
 
 # --- writing files ----------------------------------------------------------------------------
 
-class _CsvOut:
+class CsvOut:
     """A csv.writer on a new file (parents created), header written; `rows` counts data rows."""
 
     def __init__(self, path: Path, header: Sequence[str]) -> None:
@@ -480,33 +527,55 @@ class _CsvOut:
         self._writer.writerow(row)
         self.rows += 1
 
-    def __enter__(self) -> _CsvOut:
+    def close(self) -> None:
+        self._handle.close()
+
+    def __enter__(self) -> CsvOut:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._handle.close()
+        self.close()
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Row]) -> int:
-    with _CsvOut(path, header) as out:
+    with CsvOut(path, header) as out:
         for row in rows:
             out.writerow(row)
     return out.rows
 
 
+class XlsxOut:
+    """Like CsvOut, for a one-sheet workbook whose bytes depend only on its rows and `stamp`."""
+
+    def __init__(self, path: Path, sheet: str, header: Sequence[str], stamp: dt.date) -> None:
+        self._path, self._stamp = path, stamp
+        self._workbook = Workbook(write_only=True)  # streams rows to disk
+        self._sheet = self._workbook.create_sheet(sheet)
+        self._sheet.append(list(header))
+        self.rows = 0
+
+    def writerow(self, row: Row) -> None:
+        self._sheet.append(list(row))  # date cells become real Excel dates
+        self.rows += 1
+
+    def close(self) -> None:
+        buffer = io.BytesIO()
+        self._workbook.save(buffer)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.write_bytes(_stable_zip(buffer.getvalue(), self._stamp))
+
+    def __enter__(self) -> XlsxOut:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _write_xlsx(path: Path, sheet: str, header: Sequence[str], rows: Iterable[Row], stamp: dt.date) -> int:
-    workbook = Workbook(write_only=True)  # streams rows to disk
-    worksheet = workbook.create_sheet(sheet)
-    worksheet.append(list(header))
-    count = 0
-    for row in rows:
-        worksheet.append(list(row))  # date cells become real Excel dates
-        count += 1
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_stable_zip(buffer.getvalue(), stamp))
-    return count
+    with XlsxOut(path, sheet, header, stamp) as out:
+        for row in rows:
+            out.writerow(row)
+    return out.rows
 
 
 def _stable_zip(data: bytes, stamp: dt.date) -> bytes:
@@ -530,9 +599,13 @@ def _write_json(path: Path, records: list[dict[str, str]]) -> int:
     return len(records)
 
 
-def generate(out_dir: Path, *, students_per_grade: int = 140, seed: int = 2026, flaws: bool = True) -> dict:
+def generate(out_dir: Path, *, students_per_grade: int = 140, seed: int = 2026, flaws: bool = True,
+             flaw_rate: float | None = None) -> dict:
     """Write both delivery rounds (and, with flaws, the district's fix) under `out_dir`;
-    return what was written: row counts per file and the planted flaws with their lines."""
+    return what was written: row counts per file and the planted flaws with their lines.
+
+    The flaws go into the current assessments file: the sample's five, or with `flaw_rate` each row
+    flawed with that probability."""
     world = build_world(students_per_grade, seed)
     out_dir = Path(out_dir)
     files: dict[str, int] = {}
@@ -556,16 +629,17 @@ def generate(out_dir: Path, *, students_per_grade: int = 140, seed: int = 2026, 
     if flaws:
         def rows() -> Iterator[Row]:
             return assessment_rows(world, CURRENT_YEAR)
-        planted, files[FLAWED_FILE], files[FIXED_FILE] = _write_flawed(
-            out_dir, rows, _plan_flaws(rows, world.rng("flaws")))
+        rng = world.rng("flaws")
+        pick = _plan_flaws(rows, rng) if flaw_rate is None else flaws_at_rate(rng, flaw_rate)
+        planted, files[FLAWED_FILE], files[FIXED_FILE] = _write_flawed(out_dir, rows, pick)
 
     for base, records in college_records(world).items():
         for kind, items in records.items():
             files[f"{base}/riverbend_college/{kind}.json"] = _write_json(
                 out_dir / base / "riverbend_college" / f"{kind}.json", items)
 
-    with _CsvOut(out_dir / "history/workforce_board/ui_wage_records.csv", WAGE_HEADER) as history, \
-            _CsvOut(out_dir / "current/workforce_board/ui_wage_records.csv", WAGE_HEADER) as current:
+    with CsvOut(out_dir / "history/workforce_board/ui_wage_records.csv", WAGE_HEADER) as history, \
+            CsvOut(out_dir / "current/workforce_board/ui_wage_records.csv", WAGE_HEADER) as current:
         for base, row in wage_rows(world):
             (history if base == "history" else current).writerow(row)
     files["history/workforce_board/ui_wage_records.csv"] = history.rows
@@ -581,8 +655,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--students-per-grade", type=int, default=140)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-flaws", action="store_true", help="keep the current assessments file clean")
+    parser.add_argument("--flaw-rate", type=float, default=None,
+                        help="flaw each current assessments row with this probability (default: five flaws)")
     args = parser.parse_args(argv)
-    summary = generate(args.out, students_per_grade=args.students_per_grade, seed=args.seed, flaws=not args.no_flaws)
+    if args.flaw_rate is not None and not 0 <= args.flaw_rate <= 1:
+        parser.error("--flaw-rate must be between 0 and 1")
+    summary = generate(args.out, students_per_grade=args.students_per_grade, seed=args.seed, flaws=not args.no_flaws,
+                       flaw_rate=args.flaw_rate)
     print(f"{summary['students']} students (seed {summary['seed']}) -> {args.out}")
     for name, rows in summary["files"].items():
         print(f"  {name}: {rows} rows")
