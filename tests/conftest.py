@@ -17,6 +17,8 @@ import pytest
 from pipelines.home import PROJECT_ROOT, Home
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Where tests leave files for a person to look at (screenshots); printed at the end of the run.
+ARTIFACTS = pytest.StashKey[Path]()
 PG_URL = os.environ.get("BACKBONE_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
@@ -110,3 +112,8 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if (where := config.stash.get(ARTIFACTS, None)) is not None:
+        terminalreporter.write_line(f"test artifacts (scorecard screenshots): {where}")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.home import PROJECT_ROOT
-from tests.conftest import IN_CI
+from tests.conftest import ARTIFACTS, IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -45,10 +45,11 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def artifacts() -> Path:
+def artifacts(pytestconfig: pytest.Config) -> Path:
     root = Path(os.environ.get("BACKBONE_TEST_ARTIFACTS") or PROJECT_ROOT / "test-artifacts") / "scorecard"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
+    pytestconfig.stash[ARTIFACTS] = root
     return root
 
 
