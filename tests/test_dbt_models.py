@@ -224,8 +224,8 @@ def test_models_land_in_the_layer_schemas(warehouse: Path) -> None:
     tables = set(_query(warehouse, "select table_schema, table_name, table_type from information_schema.tables "
                                    "where table_schema in ('staging', 'intermediate', 'marts')"))
     assert ("marts", "indicator_values", "BASE TABLE") in tables
-    assert ("intermediate", "int_grade3_reading__students", "VIEW") in tables
-    assert {name for schema, name, kind in tables if schema == "staging" and kind == "VIEW"} == {
+    assert ("intermediate", "int_grade3_reading__students", "BASE TABLE") in tables
+    assert {name for schema, name, kind in tables if schema == "staging" and kind == "BASE TABLE"} == {
         f"stg_{table}" for table in RAW_TABLES} | {f"stg_config__{table}" for table in CONFIG_TABLES}
 
 
