@@ -196,6 +196,23 @@ def test_the_health_page_shows_each_partners_deliveries(tmp_path: Path) -> None:
     assert partner.count("<tr><th scope=\"row\">") == 4 and "Not due yet" in partner
 
 
+def test_the_activity_map_shows_overlaps_and_gaps() -> None:
+    from pipelines.scorecard.activity import activity_map
+
+    agenda = load_agenda(AGENDA_FILE)
+    mentoring = agenda.programs[1].model_copy(update={"indicators": ["grade3_reading", "grade8_math"]})
+    rows = {row.indicator.id: row for row in activity_map(agenda.model_copy(update={"programs": [
+        agenda.programs[0], mentoring]}), load_registry(PARTNERS_DIR, EXPECTATIONS_DIR))}
+
+    assert rows["grade3_reading"].status == "overlap"  # Reading Buddies and 1:1 Mentoring
+    assert rows["grade8_math"].status == "served"
+    assert rows["kindergarten_readiness"].status == "gap"
+    enrollment = rows["postsecondary_enrollment"].activities
+    assert enrollment["riverbend_college"].datasets == ("postsecondary enrollment",)
+    assert enrollment["riverbend_isd"].datasets == ("graduation", "enrollment")
+    assert enrollment["workforce_board"] is None
+
+
 # --- the site the demo built (shared with tests/test_demo.py) -----------------------------------------
 
 class _Refs(HTMLParser):
