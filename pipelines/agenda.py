@@ -101,6 +101,7 @@ class Indicator(_Strict):
     id: str = Field(pattern=INDICATOR_ID)
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
+    population: str = Field(min_length=1, description="who is measured, in a few words (the scorecard's activity map)")
     numerator: str = Field(min_length=1, description="who counts in the numerator, in plain words")
     denominator: str = Field(min_length=1, description="who is measured, in plain words")
     unit: Literal["percent"]
@@ -136,6 +137,8 @@ class Program(_Strict):
     id: str = Field(pattern=PROGRAM_ID)
     name: str = Field(min_length=1)
     description: str = Field(min_length=1)
+    population: str = Field(min_length=1, description="who the program serves, in a few words")
+    indicators: list[str] = Field(default_factory=list, description="ids of the shared indicators it works toward")
     source: str = Field(pattern=DATASET_REF)
     dosage_threshold: float = Field(gt=0, le=1, description="share of offered sessions a participant must attend")
     how_much: list[Measure] = Field(min_length=1)
@@ -164,6 +167,11 @@ class Agenda(_Strict):
             repeated = sorted({item for item in ids if ids.count(item) > 1})
             if repeated:
                 raise ValueError(f"{name}: id listed more than once: {', '.join(repeated)}")
+        known = [indicator.id for indicator in self.indicators]
+        for program in self.programs:
+            if unknown := [item for item in program.indicators if item not in known]:
+                raise ValueError(f"programs[{program.id}].indicators: unknown indicator(s) {', '.join(unknown)} "
+                                 f"(the agenda has: {', '.join(known)})")
         return self
 
     def indicator(self, indicator_id: str) -> Indicator:

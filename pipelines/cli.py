@@ -125,6 +125,7 @@ def _print_summary(paths: Home) -> None:
           for partner, recipients, subject, where in mails],
         ("serving database", str(paths.serving)),
         ("exports", str(paths.exports)),
+        ("community scorecard", f"{paths.site / 'index.html'} (open it in a browser)"),
         ("outbox", str(paths.outbox)),
         ("Dagster UI", "make ui"),
     ]

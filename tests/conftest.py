@@ -17,6 +17,8 @@ import pytest
 from pipelines.home import PROJECT_ROOT, Home
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# Where tests leave files for a person to look at (screenshots); printed at the end of the run.
+ARTIFACTS = pytest.StashKey[Path]()
 PG_URL = os.environ.get("BACKBONE_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
@@ -39,6 +41,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_R
         [sys.executable, "-m", "pipelines.cli", *args],
         capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=900,
     )
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """One `backbone demo` run for the whole session (minutes): its instance dir and output."""
+    home = tmp_path_factory.mktemp("demo") / "home"
+    env = {"BACKBONE_HOME": str(home)}
+    for name in ("BACKBONE_LINK_KEY", "BACKBONE_SMTP_HOST", "WORKFORCE_DB_URL", "RIVERBEND_COLLEGE_API_URL"):
+        os.environ.pop(name, None)
+    result = run_cli("demo", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return home, result.stdout
 
 
 class Inbox:
@@ -98,3 +112,8 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
         admin.dispose()
+
+
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if (where := config.stash.get(ARTIFACTS, None)) is not None:
+        terminalreporter.write_line(f"test artifacts (scorecard screenshots): {where}")

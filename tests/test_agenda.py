@@ -71,6 +71,8 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("      - measure: students_served\n        description: Students enrolled in Reading",
          "      - measure: kids_served\n        description: Students enrolled in Reading",
          "programs[BFM-READ].how_much.0.measure: unknown measure 'kids_served'"),
+        ("    indicators: [grade8_math]\n", "    indicators: [grade8_maths]\n",
+         "programs[BFM-MENTOR].indicators: unknown indicator(s) grade8_maths (the agenda has: kindergarten_readiness"),
         ("    dosage_threshold: 0.75\n", "    dosage_threshold: 75\n",
          "programs[BFM-READ].dosage_threshold: Input should be less than or equal to 1"),
         ("partnership: Riverbend", "partnership: [Riverbend", "not valid YAML"),

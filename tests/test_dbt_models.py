@@ -75,6 +75,7 @@ AGENDA = Agenda.model_validate({
     "partnership": "Test partnership",
     "indicators": [{
         "id": "grade3_reading", "title": "Third-grade reading", "description": "Grade-3 ELA proficiency.",
+        "population": "Third graders",
         "numerator": "Proficient test takers.", "denominator": "Test takers.", "unit": "percent",
         "higher_is_better": True, "baseline": {"period": "2022-23", "value": 0.5},
         "target": {"period": "2030-31", "value": 0.7}, "disaggregations": ["race_ethnicity"],

@@ -29,6 +29,8 @@ def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks() -> 
     assert groups["staging/stg_riverbend_isd__assessments"] == "models"
     assert groups["marts/indicator_values"] == "models"
     assert groups["publish/serving_database"] == "publish"
+    assert groups["publish/scorecard_site"] == "publish"
+    assert graph.get(dg.AssetKey(["publish", "scorecard_site"])).parent_keys == {dg.AssetKey(["publish", "serving_database"])}
     assert groups["alerts/partner_alerts"] == "alerts"
 
     raw = graph.get(dg.AssetKey(["raw", "riverbend_college__completion"]))

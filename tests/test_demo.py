@@ -4,14 +4,12 @@ the flawed delivery is quarantined, only its partner is mailed, and the earlier 
 from __future__ import annotations
 
 import csv
-import os
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import duckdb
-import pytest
 
 from pipelines.home import PROJECT_ROOT
 from tests.conftest import run_cli
@@ -68,17 +66,6 @@ def expected_grade3_reading() -> set[tuple]:
     }
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    home = tmp_path_factory.mktemp("demo") / "home"
-    env = {"BACKBONE_HOME": str(home)}
-    for name in ("BACKBONE_LINK_KEY", "BACKBONE_SMTP_HOST", "WORKFORCE_DB_URL", "RIVERBEND_COLLEGE_API_URL"):
-        os.environ.pop(name, None)
-    result = run_cli("demo", env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return home, result.stdout
-
-
 def test_the_demo_publishes_grade3_reading_by_race_exactly_as_computed_by_hand(demo_home) -> None:
     home, _ = demo_home
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
@@ -104,6 +91,8 @@ def test_the_flawed_delivery_is_quarantined_blocks_its_round_and_the_fix_is_publ
     assert "check failed: raw/riverbend_isd__assessments:expectations" in rounds[1]
     assert "publish: blocked; the previous publish is kept" in rounds[1]
     assert "publish: serving.duckdb and exports replaced" in rounds[2]
+    assert f"{home / 'site' / 'index.html'} (open it in a browser)" in stdout
+    assert (home / "site" / "indicators" / "grade3_reading.html").exists()
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
         periods = dict(con.execute("select indicator_id, count(distinct period) from indicator_values "
                                    "group by 1").fetchall())

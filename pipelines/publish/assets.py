@@ -1,20 +1,31 @@
-"""The publish asset: runs after every mart it depends on was rebuilt in this run."""
+"""The publish assets: the serving file and exports after every mart was rebuilt in this run, then
+the community scorecard built from what was published."""
 
-
+import json
 from collections.abc import Sequence
 
 import dagster as dg
 
-import json
-
+from pipelines.agenda import AgendaError, load_agenda
+from pipelines.home import AGENDA_FILE
 from pipelines.models.project import dbt_project
-from pipelines.publish.serving import PublishRefused, privacy_rules, publish
+from pipelines.publish.serving import PrivacyRule, PublishRefused, privacy_rules, publish
+from pipelines.registry import Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.scorecard.build import build_site
+from pipelines.scorecard.data import SiteError
+
+SERVING_KEY = dg.AssetKey(["publish", "serving_database"])
+
+
+def _privacy_rules() -> dict[str, list[PrivacyRule]]:
+    """Each mart's privacy rule, as declared in its dbt yml."""
+    return privacy_rules(json.loads(dbt_project().manifest_path.read_text()))
 
 
 def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     @dg.asset(
-        key=dg.AssetKey(["publish", "serving_database"]),
+        key=SERVING_KEY,
         deps=list(mart_keys),
         group_name="publish",
         kinds={"duckdb", "parquet"},
@@ -24,8 +35,7 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
     def serving_database(backbone: BackboneResource) -> dg.MaterializeResult:
         home = backbone.paths
         try:
-            rules = privacy_rules(json.loads(dbt_project().manifest_path.read_text()))
-            published = publish(home.warehouse, home.serving, home.exports, rules)
+            published = publish(home.warehouse, home.serving, home.exports, _privacy_rules())
         except PublishRefused as exc:
             raise dg.Failure(description=str(exc)) from None
         return dg.MaterializeResult(
@@ -40,3 +50,26 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
         )
 
     return serving_database
+
+
+def build_scorecard_asset(registry: Registry) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=dg.AssetKey(["publish", "scorecard_site"]),
+        deps=[SERVING_KEY],
+        group_name="publish",
+        kinds={"html"},
+        description="The community scorecard: static pages under site/ built from serving.duckdb alone "
+        "(overview, one page per indicator, program and partner, bright spots, partner data health).",
+    )
+    def scorecard_site(backbone: BackboneResource) -> dg.MaterializeResult:
+        home = backbone.paths
+        try:
+            site = build_site(home.serving, home.site, _privacy_rules(), load_agenda(AGENDA_FILE), registry)
+        except (SiteError, AgendaError) as exc:
+            raise dg.Failure(description=str(exc)) from None
+        return dg.MaterializeResult(metadata={
+            "site": dg.MetadataValue.path(str(site.index)),
+            "pages": dg.MetadataValue.md("\n".join(f"- {page}" for page in site.pages)),
+        })
+
+    return scorecard_site

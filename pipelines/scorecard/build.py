@@ -1,0 +1,175 @@
+"""Build the community scorecard: static HTML pages under BACKBONE_HOME/site/, from published data only.
+
+The pages need no server and no network: links are relative, the stylesheet sits beside them
+and every chart is inline SVG. The site is rendered in memory, written into a folder beside the
+old one and swapped in, so a failed build leaves the previous site as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from pipelines.agenda import Agenda, Indicator
+from pipelines.publish.serving import PrivacyRule
+from pipelines.registry import Registry
+from pipelines.scorecard import pages
+from pipelines.scorecard.activity import activity_map, program_partner
+from pipelines.scorecard.charts import Figure
+from pipelines.scorecard.data import Published, load_published
+from pipelines.scorecard.formats import SUPPRESSED, count, day, pct, points
+
+TEMPLATES = Path(__file__).parent / "templates"
+NAV = (("index.html", "Overview"), ("benchmarking.html", "Bright spots"), ("partners.html", "Who works on what"),
+       ("data-health.html", "Partner data health"))
+DELIVERY_WORDS = {"csv_drop": "CSV files", "excel": "Excel workbooks", "api": "its web API", "sql": "a database pull"}
+CADENCE_WORDS = {"per_term": "each term", "monthly": "monthly", "quarterly": "quarterly", "yearly": "yearly"}
+
+
+@dataclass(frozen=True)
+class Site:
+    root: Path
+    pages: list[str]
+
+    @property
+    def index(self) -> Path:
+        return self.root / "index.html"
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters.update(pct=pct, points=points, count=count, day=day)
+    env.globals.update(nav=NAV, suppressed=SUPPRESSED, bright_spot_rule=pages.BRIGHT_SPOT_RULE)
+    return env
+
+
+def _indicator_pages(published: Published, agenda: Agenda, registry: Registry, cards: dict[str, pages.Card],
+                     schools: dict[str, Figure | None]) -> dict[str, tuple[str, dict]]:
+    found = {}
+    for indicator in agenda.indicators:
+        cells = published.cells.get(indicator.id, [])
+        found[f"indicators/{indicator.id}.html"] = ("indicator.html.j2", {
+            "title": indicator.title,
+            "indicator": indicator,
+            "card": cards[indicator.id],
+            "trend": pages.trend_figure(indicator, cells),
+            "groups": pages.group_figures(indicator, cells),
+            "schools": schools[indicator.id],
+            "breakdowns": [pages.DIMENSION_TITLES[d] for d in indicator.disaggregations],
+            "sources": [(registry.partners[partner_id], datasets)
+                        for partner_id, datasets in _sources(indicator).items()],
+            "programs": [p for p in agenda.programs if indicator.id in p.indicators],
+        })
+    return found
+
+
+def _sources(indicator: Indicator) -> dict[str, list[str]]:
+    """Partner id -> its datasets the indicator draws on."""
+    found: dict[str, list[str]] = {}
+    for source in indicator.sources:
+        partner, dataset = source.split(".")
+        found.setdefault(partner, []).append(dataset.replace("_", " "))
+    return found
+
+
+def _partner_pages(published: Published, agenda: Agenda, registry: Registry) -> dict[str, tuple[str, dict]]:
+    found = {}
+    for partner in registry.partners.values():
+        datasets = [ref.dataset_id for ref in registry.datasets if ref.partner.id == partner.id]
+        record = None if published.deliveries is None else pages.delivery_table(
+            f"{partner.name}: every delivery period, newest first",
+            [d for d in published.deliveries if d.partner == partner.id])
+        found[f"partners/{partner.id}.html"] = ("partner.html.j2", {
+            "title": partner.name,
+            "partner": partner,
+            "cadence": CADENCE_WORDS[partner.cadence.value],
+            "delivery": DELIVERY_WORDS[partner.delivery.kind],
+            "feeds": [(dataset.replace("_", " "),
+                       [i for i in agenda.indicators if f"{partner.id}.{dataset}" in i.sources]) for dataset in datasets],
+            "programs": [p for p in agenda.programs if program_partner(p) == partner.id],
+            "record": record,
+        })
+    return found
+
+
+def render_pages(published: Published, agenda: Agenda, registry: Registry) -> dict[str, str]:
+    """Every page of the site: relative path -> HTML."""
+    cards = {i.id: pages.card(i, published.cells.get(i.id, []), published.deliveries, published.published_at)
+             for i in agenda.indicators}
+    schools = {i.id: pages.school_figure(i, published.cells.get(i.id, [])) for i in agenda.indicators}
+    partner_names = {p.id: p.name for p in registry.partners.values()}
+    health = published.deliveries
+    contents: dict[str, tuple[str, dict]] = {
+        "index.html": ("index.html.j2", {
+            "title": "Overview",
+            "cards": list(cards.values()),
+            "programs": agenda.programs,
+        }),
+        "benchmarking.html": ("benchmarking.html.j2", {
+            "title": "Bright spots",
+            "schools": [(i, schools[i.id]) for i in agenda.indicators if schools[i.id] is not None],
+            "programs": pages.program_benchmarks(agenda, published.programs),
+        }),
+        "partners.html": ("partners.html.j2", {
+            "title": "Who works on what",
+            "partners": list(registry.partners.values()),
+            "activity": activity_map(agenda, registry),
+        }),
+        "data-health.html": ("data_health.html.j2", {
+            "title": "Partner data health",  # without a published history the page says so
+            "overview": None if health is None else pages.delivery_figure(health, partner_names),
+            "latest": None if health is None else pages.delivery_table(
+                "Latest delivery of each partner's datasets", pages.latest_deliveries(health), partner_names),
+        }),
+        **_indicator_pages(published, agenda, registry, cards, schools),
+        **{f"programs/{p.id}.html": ("program.html.j2", {
+            "title": p.name,
+            "program": p,
+            "partner": registry.partners[program_partner(p)],
+            "indicators": [agenda.indicator(i) for i in p.indicators],
+            "figures": pages.program_figures(p, published.programs.get(p.id, [])),
+        }) for p in agenda.programs},
+        **_partner_pages(published, agenda, registry),
+    }
+    env = _environment()
+    return {
+        path: env.get_template(template).render(
+            **context, path=path, root="../" * path.count("/"), partnership=agenda.partnership,
+            published_at=published.published_at)
+        for path, (template, context) in contents.items()
+    }
+
+
+def _write_atomically(site: Path, files: dict[str, str]) -> None:
+    """Write `files` into a folder beside `site` and swap it in; `site` is never half written."""
+    staged, retired = site.with_name(site.name + ".new"), site.with_name(site.name + ".old")
+    for leftover in (staged, retired):  # from a build that died half way
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        for relative, text in files.items():
+            path = staged / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    # Two renames: a reader may find no site for an instant, never a mix of old and new pages.
+    if site.exists():
+        os.replace(site, retired)
+    os.replace(staged, site)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def build_site(serving: Path, site: Path, rules: dict[str, list[PrivacyRule]], agenda: Agenda,
+               registry: Registry) -> Site:
+    """Render every page from the serving file and replace `site` with them."""
+    html = render_pages(load_published(serving, rules), agenda, registry)
+    _write_atomically(site, {**html, "style.css": (TEMPLATES / "style.css").read_text(encoding="utf-8")})
+    return Site(site, sorted(html))
