@@ -45,7 +45,10 @@ class BackboneResource(dg.ConfigurableResource):
         path = self.paths.warehouse
         if read_only and not path.exists():
             raise dg.Failure(description=f"The warehouse {path} does not exist yet: run the ingest first.")
-        con = duckdb.connect(str(path), read_only=read_only, config={"memory_limit": duckdb_memory_limit()})
+        con = duckdb.connect(str(path), read_only=read_only)
+        # SET, not connect(config=...): a process may hold the same file open already (dbt in process,
+        # tests), and DuckDB refuses a second connection whose config differs from the first.
+        con.execute("set memory_limit = ?", [duckdb_memory_limit()])
         try:
             yield con
         finally:
