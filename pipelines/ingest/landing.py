@@ -170,9 +170,10 @@ def land(
             f"_source_row, {errors} as _parse_errors from {TEXT_TABLE}",
             lineage,
         )
-        bad_rows = con.execute(
-            f"select count(*) from raw.{ident(ref.table)} where _submission_id = ? and _parse_errors is not null",
-            [submission_id],
+        bad_rows = con.execute(  # _loaded_at lets DuckDB skip the earlier deliveries' row groups
+            f"select count(*) from raw.{ident(ref.table)} "
+            "where _submission_id = ? and _loaded_at = ? and _parse_errors is not null",
+            [submission_id, received_at],
         ).fetchone()[0]
         con.execute(
             "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', null, null)",
