@@ -87,13 +87,14 @@ AGENDA = Agenda.model_validate({
 class Warehouse:
     """Builds raw.* rows delivery by delivery, each a raw.submissions record plus its rows."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
         self.con = duckdb.connect(str(path))
-        self.con.execute("create schema raw")
-        for table, columns in {**RAW_TABLES, "submissions": {}}.items():
-            cols = SUBMISSIONS if table == "submissions" else {**columns, **LINEAGE}
-            self.con.execute(f"create table raw.{table} ({', '.join(f'{n} {t}' for n, t in cols.items())})")
-        self.loaded = 0
+        if create:
+            self.con.execute("create schema raw")
+            for table, columns in {**RAW_TABLES, "submissions": {}}.items():
+                cols = SUBMISSIONS if table == "submissions" else {**columns, **LINEAGE}
+                self.con.execute(f"create table raw.{table} ({', '.join(f'{n} {t}' for n, t in cols.items())})")
+        self.loaded = self.con.execute("select count(*) from raw.submissions").fetchone()[0]
 
     def deliver(self, table: str, rows: list[dict], status: str = "accepted",
                 parse_errors: dict[int, str] | None = None) -> str:
@@ -274,6 +275,43 @@ def test_staging_normalizes_codes_into_analyst_friendly_values(warehouse: Path) 
     assert participation == [("Reading Buddies", 0.8)]
 
 
+def test_an_incremental_build_takes_new_deliveries_as_a_full_rebuild_would(tmp_path: Path) -> None:
+    """Staging is incremental: a second build replaces only the keys newly accepted deliveries carry,
+    and ends exactly where a full rebuild ends, also when an older delivery is accepted late."""
+    path = tmp_path / "warehouse.duckdb"
+    _build_raw(path)
+    wh = Warehouse(path, create=False)
+    # Held back (pending) at the first build: an older delivery saying HI08 is not proficient.
+    late = wh.deliver("riverbend_isd__assessments", [_score("HI08", False), _score("NEW1", True)], status="pending")
+    wh.con.execute("update raw.submissions set received_at = ? where submission_id = ?", [T0, late])
+    wh.con.execute("update raw.riverbend_isd__assessments set _loaded_at = ? where _submission_id = ?", [T0, late])
+    wh.con.close()
+    staged = "select * from staging.stg_riverbend_isd__assessments order by student_id, school_year, subject_code"
+    with _env(BACKBONE_WAREHOUSE=str(path)):
+        _dbt_build(tmp_path)
+        assert _cells(_query(path, INDICATOR_SQL))[("all_students", "All students")] == (21, 37, 0.5676, False)
+
+        wh = Warehouse(path, create=False)
+        wh.deliver("riverbend_isd__assessments", [_score("HI00", False)])  # a correction: HI00 not proficient
+        wh.con.execute("update raw.submissions set status = 'accepted', checked_at = ? where submission_id = ?",
+                       [dt.datetime.now(), late])  # accepted late: its NEW1 counts, its older HI08 row does not
+        wh.con.close()
+        _dbt_build(tmp_path)
+        incremental = _query(path, staged)
+        model = "backbone/models/staging/stg_riverbend_isd__assessments.sql"
+        assert "as touched" in (tmp_path / "target/compiled" / model).read_text()  # it did build incrementally
+        assert "delete from" in (tmp_path / "target/run" / model).read_text()
+        scores = {row[0]: row for row in _query(path, "select student_id, is_proficient, submission_id "
+                                                      "from staging.stg_riverbend_isd__assessments "
+                                                      "where subject_code = 'ELA' and grade = 3")}
+        assert scores["HI00"][1] is False and scores["HI08"][1] is True and scores["NEW1"][1] is True
+        assert scores["HI08"][2] == "riverbend_isd__assessments:0000000000000005"
+        assert _cells(_query(path, INDICATOR_SQL))[("all_students", "All students")] == (21, 38, 0.5526, False)
+
+        _dbt_build(tmp_path, "--full-refresh", "--select", "stg_riverbend_isd__assessments")
+    assert _query(path, staged) == incremental
+
+
 def test_the_same_models_build_on_postgres(warehouse: Path, postgres_url: str, tmp_path: Path) -> None:
     """The postgres target: the same raw rows copied into PostgreSQL give the same published cells."""
     import sqlalchemy as sa
@@ -303,6 +341,9 @@ def test_the_same_models_build_on_postgres(warehouse: Path, postgres_url: str, t
     with _env(**env):
         # Models and the unit test; the data tests already ran on DuckDB (keeps the suite fast).
         _dbt_build(tmp_path, "--target", "postgres", "--exclude-resource-type", "test")
+        # Again: the staging models' incremental SQL on PostgreSQL (nothing new, nothing changes).
+        _dbt_build(tmp_path, "--target", "postgres", "--exclude-resource-type", "test", "--exclude-resource-type",
+                   "unit_test")
     with engine.connect() as con:
         assert _cells([tuple(row) for row in con.execute(sa.text(INDICATOR_SQL))]) == EXPECTED_CELLS
         latest = con.execute(sa.text("select submission_id from staging.stg_riverbend_isd__assessments "

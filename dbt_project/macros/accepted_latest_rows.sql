@@ -4,8 +4,15 @@
       * only rows whose every value was typed cleanly (_parse_errors is null),
       * for a natural key delivered in several accepted submissions, the row of the most recent one
         (by _loaded_at, then _submission_id; _source_row breaks a tie inside one delivery).
+    Adds `_accepted_at`, when the row's submission was accepted.
     Returns a select statement (all raw columns), meant to be the body of a model's `source` CTE.
     Written with a window function in a subquery (no QUALIFY) so it runs on DuckDB and PostgreSQL.
+
+    In an incremental build (the model's config: materialized='incremental', unique_key = its key
+    columns as staged) only the keys delivered by submissions accepted since the model's latest
+    `accepted_at` are selected, each re-ranked against every accepted row of that key, so the
+    delete+insert replaces exactly those keys. Re-ranking against all rows (not only the new ones)
+    keeps a submission that was accepted late from overriding a newer delivery of the same key.
 -#}
 {% macro accepted_latest_rows(relation, key_columns) -%}
     {%- set submissions = source('raw', 'submissions') -%}
@@ -13,6 +20,7 @@
     from (
         select
             landed.*,
+            accepted_submissions.checked_at as _accepted_at,
             row_number() over (
                 partition by {% for column in key_columns %}landed.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
                 order by landed._loaded_at desc, landed._submission_id desc, landed._source_row desc
@@ -20,6 +28,21 @@
         from {{ relation }} as landed
         inner join {{ submissions }} as accepted_submissions
             on accepted_submissions.submission_id = landed._submission_id
+        {%- if is_incremental() %}
+        inner join (
+            select distinct {% for column in key_columns %}delivered.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+            from {{ relation }} as delivered
+            inner join {{ submissions }} as new_submissions
+                on new_submissions.submission_id = delivered._submission_id
+            where new_submissions.status = 'accepted'
+              and delivered._parse_errors is null
+              and new_submissions.checked_at > (
+                  select coalesce(max(accepted_at), cast('1900-01-01' as timestamp)) from {{ this }}
+              )
+        ) as touched
+            on {% for column in key_columns %}touched.{{ column }} = landed.{{ column }}{% if not loop.last %}
+            and {% endif %}{% endfor %}
+        {%- endif %}
         where accepted_submissions.status = 'accepted'
           and landed._parse_errors is null
     ) as ranked

@@ -1,3 +1,5 @@
+{{ config(materialized='incremental', unique_key=['student_id', 'school_year']) }}
+
 with
 
 source as (
@@ -40,7 +42,8 @@ renamed as (
         ---------- lineage
         _submission_id as submission_id,
         _source_row as source_row,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _accepted_at as accepted_at
 
     from source
 

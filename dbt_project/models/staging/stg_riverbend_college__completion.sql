@@ -1,3 +1,5 @@
+{{ config(materialized='incremental', unique_key=['student_id', 'award_level_code']) }}
+
 with
 
 source as (
@@ -24,7 +26,8 @@ renamed as (
         ---------- lineage
         _submission_id as submission_id,
         _source_row as source_row,
-        _loaded_at as loaded_at
+        _loaded_at as loaded_at,
+        _accepted_at as accepted_at
 
     from source
 
