@@ -67,6 +67,11 @@ class Home:
         return self.root / "logs"
 
     @property
+    def dbt_target(self) -> Path:
+        """dbt's artifacts and partial-parse state for this instance's warehouse."""
+        return self.root / "dbt-target"
+
+    @property
     def link_key_file(self) -> Path:
         return self.root / "link.key"
 

@@ -60,14 +60,12 @@ def _steps(instance: Any, run_id: str, sampler: Sampler) -> list[dict[str, Any]]
     return steps
 
 
-def _dbt_nodes(run_id: str, limit: int = 12) -> dict[str, Any]:
-    """The slowest dbt nodes of the run's `dbt build` (dagster-dbt names its target dir after the run)."""
-    from pipelines.models.project import DBT_PROJECT_DIR
-
-    found = sorted((DBT_PROJECT_DIR / "target").glob(f"{DBT_STEP}-{run_id[:7]}-*/run_results.json"))
-    if not found:
+def _dbt_nodes(target: Path, since: float, limit: int = 12) -> dict[str, Any]:
+    """The slowest dbt nodes of the `dbt build` that wrote the instance's dbt target folder after `since`."""
+    found = target / "run_results.json"
+    if not found.exists() or found.stat().st_mtime < since:
         return {}
-    results = json.loads(found[-1].read_text())
+    results = json.loads(found.read_text())
     nodes = sorted(results["results"], key=lambda node: -node["execution_time"])
     kinds: dict[str, float] = {}
     for node in results["results"]:
@@ -122,7 +120,7 @@ def run_pipeline(home: Path, result: Path, increment: Path | None) -> None:
         "seconds": round(finished - started, 3),
         # instance, run record, resources: from definitions loaded to the first step's start
         "run_start_s": round(min((step["start"] for step in steps), default=loaded) - loaded, 3),
-        "steps": steps, "dbt": _dbt_nodes(summary.run_id),
+        "steps": steps, "dbt": _dbt_nodes(paths.dbt_target, loaded),
         "peak_rss_mb": sampler.peak_mb(started, finished), "defs_load_peak_rss_mb": sampler.peak_mb(started, loaded),
     }
     export = result.with_name(f"pipeline_{INDICATOR}.parquet")
@@ -152,7 +150,7 @@ def _run_increment(defs: Any, instance: Any, paths: Any, increment: Path, sample
     summary = run_job(defs, job, instance, paths.logs)
     finished = time.time()
     return {**_summary(summary), "job": job, "seconds": round(finished - started, 3),
-            "steps": _steps(instance, summary.run_id, sampler), "dbt": _dbt_nodes(summary.run_id),
+            "steps": _steps(instance, summary.run_id, sampler), "dbt": _dbt_nodes(paths.dbt_target, started),
             "peak_rss_mb": sampler.peak_mb(started, finished)}
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from pydantic import Field
 
 from pipelines.agenda import AgendaError, load_agenda, write_agenda
 from pipelines.home import AGENDA_FILE
@@ -48,6 +49,14 @@ class BackboneTranslator(DagsterDbtTranslator):
         return None
 
 
+class DbtBuildConfig(dg.Config):
+    full_refresh: bool = Field(
+        default=False,
+        description="Rebuild the incremental staging models from every accepted delivery (after changing a "
+        "staging model's rules); otherwise they take only what deliveries accepted since the last build carry.",
+    )
+
+
 def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
     project = dbt_project()
 
@@ -58,11 +67,17 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         name="backbone_dbt",
     )
-    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource) -> Iterator:
+    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource,
+                config: DbtBuildConfig) -> Iterator:
         # profiles.yml reads the warehouse path and memory limit from the environment of the dbt process.
         os.environ["BACKBONE_WAREHOUSE"] = str(backbone.paths.warehouse)
         os.environ["BACKBONE_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
-        invocation = dbt.cli(["build"], context=context)
+        # Unit tests check the models' SQL on fixed inputs: they run in the test suite (tests/test_dbt_models.py),
+        # not against every delivery. One target folder per instance, not dagster-dbt's one per run: dbt's
+        # partial parse is only reused under the same connection settings (the warehouse path is one), so a
+        # fresh folder per run re-parsed the whole project every time (~5 s).
+        args = ["build", "--exclude-resource-type", "unit_test", *(["--full-refresh"] if config.full_refresh else [])]
+        invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
         try:
             yield from invocation.stream()
         finally:
