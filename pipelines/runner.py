@@ -34,10 +34,16 @@ def instance_for(home: Home) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, log_dir: Path) -> RunSummary:
+def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, log_dir: Path,
+            request: dg.RunRequest | None = None) -> RunSummary:
+    """Run `job_name`, or the part of it a sensor's or schedule's `request` selects, in this process."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
+    if request is not None and request.asset_selection is not None:
+        job = job.get_subset(asset_selection=set(request.asset_selection),
+                             asset_check_selection=None if request.asset_check_keys is None
+                             else set(request.asset_check_keys))
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{job_name}.log"
     # dbt's and Dagster's own output would drown the summary: it goes to a log file (and, as
@@ -47,6 +53,7 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, l
             instance=instance,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            tags=dict(request.tags) if request is not None else None,
         )
     summary = RunSummary(job=job_name, success=result.success, run_id=result.run_id, log_file=log_file)
     for evaluation in result.get_asset_check_evaluations():

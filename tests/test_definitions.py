@@ -65,15 +65,27 @@ def test_a_dropped_file_starts_its_partners_ingest_job_once(home) -> None:
     inbox = home.inbox / "riverbend_isd"
     inbox.mkdir(parents=True)
 
-    empty = sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}))
+    def evaluate() -> dg.SensorResult:
+        return sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}, definitions=defs))
+
+    empty = evaluate()
     (inbox / "assessments_2025-26.csv").write_text("x\n")
     (inbox / "notes.txt").write_text("not a delivery\n")
-    first = sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}))
-    second = sensor(dg.build_sensor_context(resources={"backbone": defs.resources["backbone"]}))
+    first, second = evaluate(), evaluate()
 
     assert not empty.run_requests
     assert len(first.run_requests) == 1
     assert first.run_requests[0].run_key == second.run_requests[0].run_key  # Dagster dedupes on run key
+    # Only assessments and what depends on them: the district's enrollment models are not rebuilt.
+    selected = {key.to_user_string() for key in first.run_requests[0].asset_selection}
+    assert {"raw/riverbend_isd__assessments", "staging/stg_riverbend_isd__assessments",
+            "intermediate/int_grade3_reading__students", "marts/indicator_values",
+            "publish/serving_database"} <= selected
+    assert not selected & {"raw/riverbend_isd__enrollment", "staging/stg_riverbend_isd__enrollment",
+                           "intermediate/int_students__latest_demographics", "alerts/partner_alerts"}
+    checks = {(key.asset_key.to_user_string(), key.name) for key in first.run_requests[0].asset_check_keys}
+    assert ("raw/riverbend_isd__assessments", "expectations") in checks
+    assert ("raw/riverbend_isd__enrollment", "expectations") not in checks
 
 
 def test_a_failed_pipeline_run_requests_the_alerts_job() -> None:

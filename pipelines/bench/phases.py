@@ -135,21 +135,23 @@ def run_pipeline(home: Path, result: Path, increment: Path | None) -> None:
 
 
 def _run_increment(defs: Any, instance: Any, paths: Any, increment: Path, sampler: Sampler) -> dict[str, Any]:
-    """Stage one more district delivery and run what its inbox sensor would start, timed end to end."""
-    from pipelines.definitions import PIPELINE_JOB
+    """Stage one more district delivery and run what its inbox sensor starts, timed end to end."""
+    import dagster as dg
+
     from pipelines.runner import run_job
     from pipelines.sample.stage import stage_round
 
-    job = "ingest_riverbend_isd"  # the district's inbox sensor starts its partner job
-    try:
-        defs.resolve_job_def(job)
-    except Exception:  # no partner jobs (any more): the whole pipeline, as `backbone run` would
-        job = PIPELINE_JOB
     started = time.time()
     stage_round(increment, paths)
-    summary = run_job(defs, job, instance, paths.logs)
+    sensor = defs.resolve_sensor_def("inbox_riverbend_isd")
+    context = dg.build_sensor_context(instance=instance, definitions=defs,
+                                      resources={"backbone": defs.resources["backbone"]})
+    (request,) = sensor(context).run_requests
+    job = sensor.job_name
+    summary = run_job(defs, job, instance, paths.logs, request)
     finished = time.time()
-    return {**_summary(summary), "job": job, "seconds": round(finished - started, 3),
+    return {**_summary(summary), "job": job, "assets": len(request.asset_selection or []),
+            "seconds": round(finished - started, 3),
             "steps": _steps(instance, summary.run_id, sampler), "dbt": _dbt_nodes(paths.dbt_target, started),
             "peak_rss_mb": sampler.peak_mb(started, finished)}
 

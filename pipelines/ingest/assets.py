@@ -5,7 +5,6 @@ import dagster as dg
 
 from pipelines.ingest.deliveries import collect
 from pipelines.ingest.landing import Landed, land
-from pipelines.ingest.pulls import PullError
 from pipelines.registry import DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.sql import ident
@@ -41,6 +40,8 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
         f"{partner.cadence.value}). Append-only landing with lineage; IDs pseudonymized.",
     )
     def _raw(context: dg.AssetExecutionContext, backbone: BackboneResource) -> dg.MaterializeResult:
+        from pipelines.ingest.pulls import PullError  # with httpx and SQLAlchemy, at run time only
+
         home = backbone.paths
         key = backbone.link_key()
         workdir = home.archive / ".incoming"

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.home import Home
-from pipelines.ingest.pulls import pull_api, pull_sql
 from pipelines.ingest.readers import Delivery, format_for
 from pipelines.registry import FILE_KINDS, DatasetRef
 
@@ -31,6 +30,9 @@ def collect(home: Home, ref: DatasetRef, workdir: Path) -> Iterator[tuple[Delive
         for path in inbox_files(home, ref):
             yield Delivery(path, source=path.name, format=format_for(path), sheet=ref.config.sheet), path
         return
+    # httpx and SQLAlchemy load only when a pull runs: the Dagster definitions load without them.
+    from pipelines.ingest.pulls import pull_api, pull_sql
+
     pulled = pull_api(ref, workdir) if kind == "api" else pull_sql(ref, workdir)
     if pulled is not None:
         yield pulled, pulled.path

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
-import pandas as pd
 
 from pipelines.sql import ident, literal
 
@@ -92,6 +91,7 @@ def _cell_text(value: object) -> str | None:
 
 
 def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, first_row: int) -> None:
+    import pandas as pd  # only workbooks need it; imported here so loading the definitions does not
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:

@@ -1,4 +1,5 @@
-"""A sensor per file-delivering partner: new files in its inbox start that partner's ingest job."""
+"""A sensor per file-delivering partner: new files in its inbox start that partner's ingest job, for the
+datasets that have files and what depends on them."""
 
 
 import hashlib
@@ -10,6 +11,7 @@ import dagster as dg
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
+from pipelines.ingest.assets import raw_key
 from pipelines.ingest.deliveries import inbox_files
 from pipelines.registry import Partner, Registry
 from pipelines.resources import BackboneResource
@@ -27,12 +29,19 @@ def build_inbox_sensor(partner: Partner, registry: Registry, job: "UnresolvedAss
     )
     def _sensor(context: dg.SensorEvaluationContext, backbone: BackboneResource) -> dg.SensorResult:
         home = backbone.paths
-        files = sorted({path for ref in refs for path in inbox_files(home, ref)})
+        waiting = {ref.dataset_id: inbox_files(home, ref) for ref in refs}
+        files = sorted({path for paths in waiting.values() for path in paths})
         if not files:
             return dg.SensorResult(skip_reason=dg.SkipReason(f"no files waiting in {home.inbox / partner.id}"))
         # The run key names the exact files (name, size, mtime): Dagster starts one run per new set.
         signature = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
         run_key = hashlib.sha256(signature.encode()).hexdigest()[:20]
-        return dg.SensorResult(run_requests=[dg.RunRequest(run_key=run_key, tags={"partner": partner.id})])
+        # Only what depends on the datasets that have files: new assessments need not rebuild enrollment's models.
+        delivered = [raw_key(ref) for ref in refs if waiting[ref.dataset_id]]
+        selection = dg.AssetSelection.assets(*delivered).downstream() - dg.AssetSelection.groups("alerts")
+        graph = context.repository_def.asset_graph
+        return dg.SensorResult(run_requests=[dg.RunRequest(
+            run_key=run_key, tags={"partner": partner.id}, asset_selection=sorted(selection.resolve(graph)),
+            asset_check_keys=sorted(selection.resolve_checks(graph)))])
 
     return _sensor

@@ -12,8 +12,6 @@ from pipelines.models.project import dbt_project
 from pipelines.publish.serving import PrivacyRule, PublishRefused, privacy_rules, publish
 from pipelines.registry import Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
-from pipelines.scorecard.build import build_site
-from pipelines.scorecard.data import SiteError
 
 SERVING_KEY = dg.AssetKey(["publish", "serving_database"])
 
@@ -62,6 +60,10 @@ def build_scorecard_asset(registry: Registry) -> dg.AssetsDefinition:
         "(overview, one page per indicator, program and partner, bright spots, partner data health).",
     )
     def scorecard_site(backbone: BackboneResource) -> dg.MaterializeResult:
+        # Jinja2 and the chart renderer load when the site is built, not with the definitions.
+        from pipelines.scorecard.build import build_site
+        from pipelines.scorecard.data import SiteError
+
         home = backbone.paths
         try:
             site = build_site(home.serving, home.site, _privacy_rules(), load_agenda(AGENDA_FILE), registry)
