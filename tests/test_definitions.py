@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
+from unittest import mock
 
 import dagster as dg
 
@@ -118,3 +120,17 @@ def test_the_warehouse_keeps_to_a_memory_limit_that_the_environment_can_raise(tm
     assert limit() == "953.6 MiB"  # 1GB: DuckDB's own default is 80% of the machine
     monkeypatch.setenv("BACKBONE_DUCKDB_MEMORY_LIMIT", "4GB")
     assert limit() == "3.7 GiB"
+
+
+def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt() -> None:
+    """dagster-dbt runs `dbt --version` (a whole dbt start, ~3 s) once per run unless told the version;
+    if dagster-dbt renames the hook we override, runs get slower, hence this test."""
+    from dagster_dbt import DbtCliResource
+    from dbt.version import __version__
+
+    from pipelines.models.assets import dbt_resource
+
+    assert isinstance(DbtCliResource.__dict__.get("_cli_version"), functools.cached_property)
+    resource = dbt_resource()
+    with mock.patch("dagster_dbt.core.resource.check_output", side_effect=AssertionError("dbt --version was run")):
+        assert str(resource._cli_version) == __version__
