@@ -134,3 +134,10 @@ def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt() -> None:
     resource = dbt_resource()
     with mock.patch("dagster_dbt.core.resource.check_output", side_effect=AssertionError("dbt --version was run")):
         assert str(resource._cli_version) == __version__
+
+
+def test_the_pipeline_takes_a_full_refresh_of_the_dbt_models_as_run_config() -> None:
+    """The README's run config for rebuilding staging from every accepted delivery is valid."""
+    job = build_definitions().resolve_job_def(PIPELINE_JOB)
+    config = dg.validate_run_config(job, {"ops": {"backbone_dbt": {"config": {"full_refresh": True}}}})
+    assert config["ops"]["backbone_dbt"]["config"] == {"full_refresh": True}

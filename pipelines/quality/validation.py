@@ -113,16 +113,17 @@ def _run(db_path: Path, query: str, suite: Suite) -> dict[int, ExpectationValida
     )
     try:
         batch = datasource.add_query_asset(name=suite.name, query=query).add_batch_definition_whole_table("batch")
+        unexpected_rows = {i for i, raw in enumerate(suite.expectations) if raw["type"] == UNEXPECTED_ROWS}
         row_rules = [i for i, expectation in enumerate(suite.gx_expectations())
-                     if _is_map_rule(expectation) or i in _unexpected_rows(suite)]
+                     if _is_map_rule(expectation) or i in unexpected_rows]
         table_rules = [i for i in range(len(suite.expectations)) if i not in row_rules]
         results = _validate(context, batch, suite, table_rules, "table", _SUMMARY)
         first = _validate(context, batch, suite, row_rules, "rows", _PASS)
-        failed = [i for i in row_rules if not first[i].success]
-        results |= {i: first[i] for i in row_rules if first[i].success}
-        results |= _validate(context, batch, suite, [i for i in failed if i not in _unexpected_rows(suite)],
+        results |= {i: result for i, result in first.items() if result.success}
+        failed = [i for i in row_rules if i not in results]
+        results |= _validate(context, batch, suite, [i for i in failed if i not in unexpected_rows],
                              "failed-values", _SUMMARY)
-        results |= _validate(context, batch, suite, [i for i in failed if i in _unexpected_rows(suite)],
+        results |= _validate(context, batch, suite, [i for i in failed if i in unexpected_rows],
                              "failed-rows", _COMPLETE)
         return results
     finally:
@@ -137,10 +138,6 @@ def _is_map_rule(expectation: Expectation) -> bool:
     )
 
     return isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
-
-
-def _unexpected_rows(suite: Suite) -> set[int]:
-    return {i for i, raw in enumerate(suite.expectations) if raw["type"] == UNEXPECTED_ROWS}
 
 
 def _validate(context: Any, batch: Any, suite: Suite, indices: list[int], part: str,

@@ -8,15 +8,25 @@ demographics as (
 
 ),
 
-ranked as (
+latest_years as (
 
+    -- A narrow aggregate then a join, not a window over every enrollment row: a window partitions
+    -- whole rows and ran out of memory under the warehouse's limit at 10M assessment rows.
     select
-        demographics.*,
-        row_number() over (
-            partition by student_id
-            order by school_year_start desc
-        ) as recency_rank
+        student_id,
+        max(school_year_start) as school_year_start
     from demographics
+    group by student_id
+
+),
+
+latest as (
+
+    select demographics.*
+    from demographics
+    inner join latest_years
+        on demographics.student_id = latest_years.student_id
+        and demographics.school_year_start = latest_years.school_year_start
 
 ),
 
@@ -43,8 +53,7 @@ final as (
         ---------- dates
         birth_date
 
-    from ranked
-    where recency_rank = 1
+    from latest
 
 )
 
