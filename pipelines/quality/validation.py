@@ -89,7 +89,7 @@ def validate(db_path: Path, query: str, suite: Suite) -> ValidationReport:
             failure = ExpectationOutcome(expectation_type="validation_run", columns=[], success=False,
                                          notes="The checks could not be run on this data.", error=_text(exc))
             return ValidationReport(success=False, outcomes=[failure])
-    batch_rows = next((_rows_of(r) for r in results.values() if _rows_of(r) is not None), None)
+    batch_rows = next((rows for rows in map(_rows_of, results.values()) if rows is not None), None)
     outcomes = [
         _outcome(raw, results.get(index), batch_rows, suite.pseudonymize)
         for index, raw in enumerate(suite.expectations)
