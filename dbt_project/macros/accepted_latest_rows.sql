@@ -4,9 +4,13 @@
       * only rows whose every value was typed cleanly (_parse_errors is null),
       * for a natural key delivered in several accepted submissions, the row of the most recent one
         (by _loaded_at, then _submission_id; _source_row breaks a tie inside one delivery).
-    Adds `_accepted_at`, when the row's submission was accepted.
+    Adds `_accepted_at`, when the row's submission was accepted, and `_delivery_rank` (always 1).
     Returns a select statement (all raw columns), meant to be the body of a model's `source` CTE.
     Written with a window function in a subquery (no QUALIFY) so it runs on DuckDB and PostgreSQL.
+
+    A full build ranks only the rows of keys landed more than once: most keys arrive once, and a
+    window over every row (it partitions and sorts whole rows) cost 2.5x the copy itself at 10M
+    assessment rows (stg enrollment 23 s -> 10 s).
 
     In an incremental build (the model's config: materialized='incremental', unique_key = its key
     columns as staged) only the keys delivered by submissions accepted since the model's latest
@@ -16,15 +20,16 @@
 -#}
 {% macro accepted_latest_rows(relation, key_columns) -%}
     {%- set submissions = source('raw', 'submissions') -%}
-    select ranked.*
-    from (
+    {%- set keys_equal -%}
+        {% for column in key_columns %}repeated_keys.{{ column }} = candidates.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
+    {%- endset -%}
+    with
+
+    candidates as not materialized (
+
         select
             landed.*,
-            accepted_submissions.checked_at as _accepted_at,
-            row_number() over (
-                partition by {% for column in key_columns %}landed.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
-                order by landed._loaded_at desc, landed._submission_id desc, landed._source_row desc
-            ) as _delivery_rank
+            accepted_submissions.checked_at as _accepted_at
         from {{ relation }} as landed
         inner join {{ submissions }} as accepted_submissions
             on accepted_submissions.submission_id = landed._submission_id
@@ -45,6 +50,69 @@
         {%- endif %}
         where accepted_submissions.status = 'accepted'
           and landed._parse_errors is null
-    ) as ranked
-    where ranked._delivery_rank = 1
+
+    ),
+
+    {%- if is_incremental() %}
+
+    to_rank as not materialized (
+
+        select * from candidates
+
+    ),
+
+    {%- else %}
+
+    repeated_keys as (
+
+        select {{ key_columns | join(', ') }}
+        from {{ relation }}
+        group by {{ key_columns | join(', ') }}
+        having count(*) > 1
+
+    ),
+
+    to_rank as not materialized (
+
+        select candidates.*
+        from candidates
+        inner join repeated_keys
+            on {{ keys_equal }}
+        union all
+        -- a join never matches NULL, but the ranking treats a NULL key as one key like any other
+        select *
+        from candidates
+        where {% for column in key_columns %}candidates.{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+
+    ),
+
+    {%- endif %}
+
+    ranked as (
+
+        select
+            to_rank.*,
+            row_number() over (
+                partition by {% for column in key_columns %}to_rank.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+                order by to_rank._loaded_at desc, to_rank._submission_id desc, to_rank._source_row desc
+            ) as _delivery_rank
+        from to_rank
+
+    )
+
+    select * from ranked
+    where _delivery_rank = 1
+    {%- if not is_incremental() %}
+    union all
+    select
+        candidates.*,
+        1 as _delivery_rank
+    from candidates
+    left join repeated_keys
+        on {{ keys_equal }}
+    where repeated_keys.{{ key_columns[0] }} is null
+      {%- for column in key_columns %}
+      and candidates.{{ column }} is not null
+      {%- endfor %}
+    {%- endif %}
 {%- endmacro %}

@@ -2,12 +2,15 @@
 
 Every format ends as the same shape (one VARCHAR column per canonical column plus
 `_source_row`), so typing, pseudonymizing and checking are written once for all of them.
-Files are scanned by DuckDB itself (CSV, JSON lines) so large deliveries stream.
+Files are scanned by DuckDB itself (CSV, JSON lines; workbooks through a temporary CSV) so large
+deliveries stream.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -91,7 +94,6 @@ def _cell_text(value: object) -> str | None:
 
 
 def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, first_row: int) -> None:
-    import pandas as pd  # only workbooks need it; imported here so loading the definitions does not
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -101,16 +103,21 @@ def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, fi
     names = workbook.sheet_names
     if sheet is not None and sheet not in names:
         raise DeliveryError(f"the workbook has no sheet named '{sheet}' (sheets: {', '.join(names)})")
-    rows = workbook.get_sheet_by_name(sheet or names[0]).to_python(skip_empty_area=False)
-    rows = [row for row in rows if any(cell not in (None, "") for cell in row)] if rows else []
-    if not rows:
+    rows = (row for row in workbook.get_sheet_by_name(sheet or names[0]).iter_rows()
+            if any(cell not in (None, "") for cell in row))
+    header = next(rows, None)
+    if header is None:
         raise DeliveryError(f"the sheet '{sheet or names[0]}' is empty")
-    header = [_cell_text(cell) or f"column{i + 1}" for i, cell in enumerate(rows[0])]
-    frame = pd.DataFrame([[_cell_text(cell) for cell in row] for row in rows[1:]], columns=header, dtype=object)
-    frame.insert(0, "_source_row", range(first_row, len(frame) + first_row))
-    con.register("_xlsx_frame", frame)
-    con.execute("create or replace temp table _scan as select * from _xlsx_frame")
-    con.unregister("_xlsx_frame")
+    # The sheet's cells, as text, stream through a temporary CSV file that DuckDB scans like any CSV
+    # delivery: no whole-sheet frame in Python, and one code path numbers and lands the rows.
+    with tempfile.TemporaryDirectory(prefix="backbone-xlsx-") as scratch:
+        text = Path(scratch) / "sheet.csv"
+        with text.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out, lineterminator="\n")
+            writer.writerow([_cell_text(cell) or f"column{i + 1}" for i, cell in enumerate(header)])
+            writer.writerows([_cell_text(cell) for cell in row] for row in rows)
+        _scan(con, f"read_csv({literal(str(text))}, all_varchar = true, header = true, delim = ',', "
+                   "quote = '\"', escape = '\"')", first_row, "the sheet cannot be read")
 
 
 def _first_line(exc: BaseException) -> str:
