@@ -4,13 +4,16 @@
       * only rows whose every value was typed cleanly (_parse_errors is null),
       * for a natural key delivered in several accepted submissions, the row of the most recent one
         (by _loaded_at, then _submission_id; _source_row breaks a tie inside one delivery).
-    Adds `_accepted_at`, when the row's submission was accepted, and `_delivery_rank` (always 1).
+    Adds `_accepted_at`, when the row's submission was accepted (and `_key_hash`, `_delivery_rank`).
     Returns a select statement (all raw columns), meant to be the body of a model's `source` CTE.
     Written with a window function in a subquery (no QUALIFY) so it runs on DuckDB and PostgreSQL.
 
-    A full build ranks only the rows of keys landed more than once: most keys arrive once, and a
-    window over every row (it partitions and sorts whole rows) cost 2.5x the copy itself at 10M
-    assessment rows (stg enrollment 23 s -> 10 s).
+    A full build ranks only the rows whose key hash was landed more than once: most keys arrive
+    once, and a window over every row (it partitions and sorts whole rows) took twice as long as the
+    copy itself at 10M rows (stg enrollment 17 s -> 9 s). Matching on one hash instead of the key
+    columns keeps the split cheap (joining 10M rows on three text columns cost more than the window
+    saved); a hash shared by two keys only sends both to the ranking, and a NULL key hashes like any
+    other value, so the ranking still sees every row of every repeated key.
 
     In an incremental build (the model's config: materialized='incremental', unique_key = its key
     columns as staged) only the keys delivered by submissions accepted since the model's latest
@@ -20,16 +23,14 @@
 -#}
 {% macro accepted_latest_rows(relation, key_columns) -%}
     {%- set submissions = source('raw', 'submissions') -%}
-    {%- set keys_equal -%}
-        {% for column in key_columns %}repeated_keys.{{ column }} = candidates.{{ column }}{% if not loop.last %} and {% endif %}{% endfor %}
-    {%- endset -%}
     with
 
     candidates as not materialized (
 
         select
             landed.*,
-            accepted_submissions.checked_at as _accepted_at
+            accepted_submissions.checked_at as _accepted_at,
+            {{ key_hash('landed', key_columns) }} as _key_hash
         from {{ relation }} as landed
         inner join {{ submissions }} as accepted_submissions
             on accepted_submissions.submission_id = landed._submission_id
@@ -65,9 +66,9 @@
 
     repeated_keys as (
 
-        select {{ key_columns | join(', ') }}
-        from {{ relation }}
-        group by {{ key_columns | join(', ') }}
+        select {{ key_hash('landed', key_columns) }} as key_hash
+        from {{ relation }} as landed
+        group by {{ key_hash('landed', key_columns) }}
         having count(*) > 1
 
     ),
@@ -77,12 +78,7 @@
         select candidates.*
         from candidates
         inner join repeated_keys
-            on {{ keys_equal }}
-        union all
-        -- a join never matches NULL, but the ranking treats a NULL key as one key like any other
-        select *
-        from candidates
-        where {% for column in key_columns %}candidates.{{ column }} is null{% if not loop.last %} or {% endif %}{% endfor %}
+            on repeated_keys.key_hash = candidates._key_hash
 
     ),
 
@@ -109,10 +105,21 @@
         1 as _delivery_rank
     from candidates
     left join repeated_keys
-        on {{ keys_equal }}
-    where repeated_keys.{{ key_columns[0] }} is null
-      {%- for column in key_columns %}
-      and candidates.{{ column }} is not null
-      {%- endfor %}
+        on repeated_keys.key_hash = candidates._key_hash
+    where repeated_keys.key_hash is null
     {%- endif %}
+{%- endmacro %}
+
+
+{#- A hash of the key columns of `alias`: one value to group and join on instead of several. -#}
+{% macro key_hash(alias, key_columns) -%}
+    {{ return(adapter.dispatch('key_hash')(alias, key_columns)) }}
+{%- endmacro %}
+
+{% macro default__key_hash(alias, key_columns) -%}
+    md5(cast(row({% for column in key_columns %}{{ alias }}.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}) as text))
+{%- endmacro %}
+
+{% macro duckdb__key_hash(alias, key_columns) -%}
+    hash({% for column in key_columns %}{{ alias }}.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %})
 {%- endmacro %}
