@@ -276,8 +276,10 @@ def test_staging_normalizes_codes_into_analyst_friendly_values(warehouse: Path) 
 
 
 def test_an_incremental_build_takes_new_deliveries_as_a_full_rebuild_would(tmp_path: Path) -> None:
-    """Staging is incremental: a second build replaces only the keys newly accepted deliveries carry,
-    and ends exactly where a full rebuild ends, also when an older delivery is accepted late."""
+    """Staging and the test takers are incremental: a second build replaces only the keys (staging) and
+    school years (test takers) that newly accepted deliveries touch, and ends exactly where a full
+    rebuild ends, also when an older delivery is accepted late, an enrollment record changes, or a
+    school year loses its last test taker."""
     path = tmp_path / "warehouse.duckdb"
     _build_raw(path)
     wh = Warehouse(path, create=False)
@@ -285,31 +287,48 @@ def test_an_incremental_build_takes_new_deliveries_as_a_full_rebuild_would(tmp_p
     late = wh.deliver("riverbend_isd__assessments", [_score("HI08", False), _score("NEW1", True)], status="pending")
     wh.con.execute("update raw.submissions set received_at = ? where submission_id = ?", [T0, late])
     wh.con.execute("update raw.riverbend_isd__assessments set _loaded_at = ? where _submission_id = ?", [T0, late])
+    wh.deliver("riverbend_isd__assessments", [_score("OLD1", True, school_year="2022-23")])  # a year's only taker
     wh.con.close()
+    this_year = f"{INDICATOR_SQL} where period = '{YEAR}'"
     staged = "select * from staging.stg_riverbend_isd__assessments order by student_id, school_year, subject_code"
+    takers = ("select * exclude (assessments_accepted_through, enrollment_accepted_through) "
+              "from intermediate.int_grade3_reading__students order by student_id, period")
     with _env(BACKBONE_WAREHOUSE=str(path)):
         _dbt_build(tmp_path)
-        assert _cells(_query(path, INDICATOR_SQL))[("all_students", "All students")] == (21, 37, 0.5676, False)
+        assert _cells(_query(path, this_year))[("all_students", "All students")] == (21, 37, 0.5676, False)
+        assert _query(path, "select distinct period from intermediate.int_grade3_reading__students "
+                            "order by period") == [("2022-23",), (YEAR,)]
 
         wh = Warehouse(path, create=False)
         wh.deliver("riverbend_isd__assessments", [_score("HI00", False)])  # a correction: HI00 not proficient
+        wh.deliver("riverbend_isd__assessments", [_score("OLD1", True, school_year="2022-23", grade=4)])
         wh.con.execute("update raw.submissions set status = 'accepted', checked_at = ? where submission_id = ?",
                        [dt.datetime.now(), late])  # accepted late: its NEW1 counts, its older HI08 row does not
         wh.con.close()
         _dbt_build(tmp_path)
-        incremental = _query(path, staged)
-        model = "backbone/models/staging/stg_riverbend_isd__assessments.sql"
-        assert "as touched" in (tmp_path / "target/compiled" / model).read_text()  # it did build incrementally
-        assert "delete from" in (tmp_path / "target/run" / model).read_text()
+        for model, incremental_sql in [("staging/stg_riverbend_isd__assessments", "as touched"),
+                                       ("intermediate/int_grade3_reading__students", "changed_years")]:
+            assert incremental_sql in (tmp_path / f"target/compiled/backbone/models/{model}.sql").read_text()
+            assert "delete from" in (tmp_path / f"target/run/backbone/models/{model}.sql").read_text()
         scores = {row[0]: row for row in _query(path, "select student_id, is_proficient, submission_id "
                                                       "from staging.stg_riverbend_isd__assessments "
                                                       "where subject_code = 'ELA' and grade = 3")}
         assert scores["HI00"][1] is False and scores["HI08"][1] is True and scores["NEW1"][1] is True
         assert scores["HI08"][2] == "riverbend_isd__assessments:0000000000000005"
-        assert _cells(_query(path, INDICATOR_SQL))[("all_students", "All students")] == (21, 38, 0.5526, False)
+        assert _cells(_query(path, this_year))[("all_students", "All students")] == (21, 38, 0.5526, False)
+        assert _query(path, "select distinct period from intermediate.int_grade3_reading__students") == [(YEAR,)]
 
-        _dbt_build(tmp_path, "--full-refresh", "--select", "stg_riverbend_isd__assessments")
+        wh = Warehouse(path, create=False)
+        wh.deliver("riverbend_isd__enrollment", [_student("HI01", "WH")])  # only HI01's race is corrected
+        wh.con.close()
+        _dbt_build(tmp_path)
+        assert _cells(_query(path, this_year))[("race_ethnicity", "White")][1] == 12  # HI01 counts as White
+        incremental, incremental_takers = _query(path, staged), _query(path, takers)
+
+        _dbt_build(tmp_path, "--full-refresh", "--select", "stg_riverbend_isd__assessments",
+                   "stg_riverbend_isd__enrollment", "int_grade3_reading__students")
     assert _query(path, staged) == incremental
+    assert _query(path, takers) == incremental_takers
 
 
 def test_the_same_models_build_on_postgres(warehouse: Path, postgres_url: str, tmp_path: Path) -> None:

@@ -2,6 +2,13 @@
     State test takers of one grade and subject, one row per student per school year, with that
     year's demographics from enrollment (NULL when the student has no enrollment record that year).
     The body of the int_grade<N>_<subject>__students models, which differ only in grade and subject.
+
+    Incremental by school year (the models' config: unique_key='period', delete+insert): a build
+    recomputes only the school years in which a staged assessment or enrollment row was accepted
+    after the watermarks this table keeps (the latest `accepted_at` of either staging model when the
+    year was last computed), each year whole: any assessment row counts, whatever its grade, so a
+    test moved to another grade leaves its old year's population too. The models' post-hook removes
+    a school year that no longer has a single test taker (nothing is inserted for it to replace).
 -#}
 {% macro state_test_takers(grade, subject_code) -%}
     with
@@ -18,11 +25,51 @@
 
     ),
 
+    watermarks as (
+
+        select
+            (select max(accepted_at) from assessments) as assessments_accepted_through,
+            (select max(accepted_at) from demographics) as enrollment_accepted_through
+
+    ),
+
+    {%- if is_incremental() %}
+
+    built as (
+
+        select
+            max(assessments_accepted_through) as assessments_accepted_through,
+            max(enrollment_accepted_through) as enrollment_accepted_through
+        from {{ this }}
+
+    ),
+
+    changed_years as (
+
+        select assessments.school_year
+        from assessments
+        cross join built
+        where built.assessments_accepted_through is null
+           or assessments.accepted_at > built.assessments_accepted_through
+        union
+        select demographics.school_year
+        from demographics
+        cross join built
+        where built.enrollment_accepted_through is null
+           or demographics.accepted_at > built.enrollment_accepted_through
+
+    ),
+
+    {%- endif %}
+
     tested as (
 
         select * from assessments
         where grade = {{ grade }}
           and subject_code = '{{ subject_code }}'
+          {%- if is_incremental() %}
+          and school_year in (select school_year from changed_years)
+          {%- endif %}
 
     ),
 
@@ -59,9 +106,12 @@
 
             ---------- lineage
             tested.submission_id,
-            tested.source_row
+            tested.source_row,
+            watermarks.assessments_accepted_through,
+            watermarks.enrollment_accepted_through
 
         from tested
+        cross join watermarks
         left join demographics
             on tested.student_id = demographics.student_id
             and tested.school_year = demographics.school_year
@@ -75,4 +125,17 @@
     )
 
     select * from final
+{%- endmacro %}
+
+
+{#- The models' post-hook: drop the school years left without a single test taker. -#}
+{% macro drop_years_without_test_takers(grade, subject_code) -%}
+    delete from {{ this }}
+    where period not in (
+        select school_year
+        from {{ ref('stg_riverbend_isd__assessments') }}
+        where grade = {{ grade }}
+          and subject_code = '{{ subject_code }}'
+          and school_year is not null
+    )
 {%- endmacro %}

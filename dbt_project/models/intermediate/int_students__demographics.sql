@@ -38,7 +38,10 @@ final as (
         {{ flag_label('is_special_education', 'Special education', 'Not in special education') }} as special_education,
 
         ---------- dates
-        birth_date
+        birth_date,
+
+        ---------- lineage
+        accepted_at
 
     from enrollment
 
