@@ -131,6 +131,40 @@ def test_an_excel_workbook_lands_with_real_dates(home: Home) -> None:
     assert first_date.year >= 2021
 
 
+def test_a_workbook_lands_cell_for_cell_under_its_excel_row_numbers(home: Home, tmp_path: Path) -> None:
+    import datetime as dt
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Readiness"
+    sheet["A2"] = "Student State ID"  # row 1 left blank above the header
+    for column, name in enumerate(["Year", "Receiving School", "Assessed On", "Total Score", "Readiness",
+                                   "Pre-K Program"], start=2):
+        sheet.cell(row=2, column=column, value=name)
+    for row, values in {3: ["S1", "2024-25", 101, dt.date(2024, 10, 2), 99.0, "R", "SP"],
+                        # row 4 blank; text with a comma, quotes and a line break; a score that is no whole number
+                        5: ["S2", " 2024-25 ", "102", dt.datetime(2024, 10, 3), 73.5, "N", 'Head Start, "HS"\nnote']
+                        }.items():
+        for column, value in enumerate(values, start=1):
+            sheet.cell(row=row, column=column, value=value)
+    workbook = tmp_path / "kindergarten_readiness_2024-25.xlsx"
+    book.save(workbook)
+    _drop(home, "early_learning_coalition", workbook)
+
+    _ingest(home, "kindergarten_readiness", raise_on_error=False)
+
+    rows = _query(home, "select _source_row, school_year, school_id, assessment_date, readiness_score, "
+                        "readiness_level, prek_program, _parse_errors "
+                        'from raw."early_learning_coalition__kindergarten_readiness" order by _source_row')
+    assert rows == [
+        (3, "2024-25", "101", dt.date(2024, 10, 2), 99, "R", "SP", None),
+        (5, "2024-25", "102", dt.date(2024, 10, 3), None, "N", 'Head Start, "HS"\nnote',
+         "readiness_score: '73.5' is not a whole number"),
+    ]
+
+
 def test_the_college_api_is_pulled_page_by_page_with_its_token(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     stage_round(HISTORY, home.root)
     with SampleCollegeApi(store_dir=home.sample / "api", token="s3cret") as api:

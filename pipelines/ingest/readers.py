@@ -33,7 +33,8 @@ class Delivery:
     source: str  # what the partner knows it as: file name or URL
     format: Format
     sheet: str | None = None
-    first_row: int = 2  # number of the first data row as the partner sees it (files: header is row 1)
+    first_row: int = 2  # number of the first data row as the partner sees it (files: header is row 1;
+                        # a workbook's rows keep their Excel row numbers)
 
 
 def format_for(path: Path) -> Format:
@@ -53,13 +54,13 @@ def _check_not_binary(path: Path) -> None:
         raise DeliveryError("the file is not a text (CSV) file; it looks binary. Export the sheet as 'CSV UTF-8'")
 
 
-def _scan(con: duckdb.DuckDBPyConnection, relation: str, first_row: int, failure: str) -> None:
-    """Number the rows of a DuckDB table function into temp table `_scan`."""
+def _scan(con: duckdb.DuckDBPyConnection, relation: str, first_row: int | None, failure: str) -> None:
+    """The rows of a DuckDB table function into temp table `_scan`, numbered from `first_row` in file
+    order, or (None) by the relation's own `_source_row` column."""
+    numbered = (f"row_number() over () + {first_row - 1} as _source_row, *" if first_row is not None
+                else "cast(_source_row as bigint) as _source_row, * exclude (_source_row)")
     try:
-        con.execute(
-            f"create or replace temp table _scan as "
-            f"select row_number() over () + {first_row - 1} as _source_row, * from {relation}"
-        )
+        con.execute(f"create or replace temp table _scan as select {numbered} from {relation}")
     except duckdb.Error as exc:
         raise DeliveryError(f"{failure}: {_first_line(exc)}") from None
 
@@ -79,13 +80,16 @@ def _scan_jsonl(con: duckdb.DuckDBPyConnection, path: Path, first_row: int) -> N
 
 
 def _cell_text(value: object) -> str | None:
-    """Excel cells as the text a partner typed: 12.0 -> '12', dates -> ISO."""
-    if value is None or value == "":
+    """Excel cells as the text a partner typed: 12.0 -> '12', dates -> ISO; blank -> None."""
+    kind = type(value)  # text and numbers first: a sheet is millions of them
+    if kind is str:
+        return value.strip() or None  # type: ignore[attr-defined]
+    if kind is float:
+        return str(int(value)) if value.is_integer() else str(value)  # type: ignore[attr-defined]
+    if value is None:
         return None
     if isinstance(value, bool):
         return "Y" if value else "N"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
@@ -93,7 +97,7 @@ def _cell_text(value: object) -> str | None:
     return str(value).strip()
 
 
-def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, first_row: int) -> None:
+def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) -> None:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -103,21 +107,23 @@ def _scan_xlsx(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None, fi
     names = workbook.sheet_names
     if sheet is not None and sheet not in names:
         raise DeliveryError(f"the workbook has no sheet named '{sheet}' (sheets: {', '.join(names)})")
-    rows = (row for row in workbook.get_sheet_by_name(sheet or names[0]).iter_rows()
-            if any(cell not in (None, "") for cell in row))
-    header = next(rows, None)
+    # Rows come from the sheet's first row on, blank ones included: a row keeps the number the
+    # partner sees in Excel. Blank rows are skipped; the first row with a value is the header.
+    sheet_rows = enumerate(workbook.get_sheet_by_name(sheet or names[0]).iter_rows(), start=1)
+    rows = ((number, cells) for number, cells in sheet_rows if any(cell not in (None, "") for cell in cells))
+    _, header = next(rows, (None, None))
     if header is None:
         raise DeliveryError(f"the sheet '{sheet or names[0]}' is empty")
-    # The sheet's cells, as text, stream through a temporary CSV file that DuckDB scans like any CSV
-    # delivery: no whole-sheet frame in Python, and one code path numbers and lands the rows.
+    # The cells, as text, stream through a temporary CSV file that DuckDB scans like any CSV delivery:
+    # no whole-sheet frame in Python, and one code path types and lands the rows.
     with tempfile.TemporaryDirectory(prefix="backbone-xlsx-") as scratch:
         text = Path(scratch) / "sheet.csv"
         with text.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow([_cell_text(cell) or f"column{i + 1}" for i, cell in enumerate(header)])
-            writer.writerows([_cell_text(cell) for cell in row] for row in rows)
+            writer.writerow(["_source_row", *(_cell_text(cell) or f"column{i + 1}" for i, cell in enumerate(header))])
+            writer.writerows([number, *map(_cell_text, cells)] for number, cells in rows)
         _scan(con, f"read_csv({literal(str(text))}, all_varchar = true, header = true, delim = ',', "
-                   "quote = '\"', escape = '\"')", first_row, "the sheet cannot be read")
+                   "quote = '\"', escape = '\"')", None, "the sheet cannot be read")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -131,7 +137,7 @@ def load_text(con: duckdb.DuckDBPyConnection, delivery: Delivery, columns: dict[
     ignoring case and surrounding spaces, because spreadsheets drift in exactly that way.
     """
     if delivery.format == "xlsx":
-        _scan_xlsx(con, delivery.path, delivery.sheet, delivery.first_row)
+        _scan_xlsx(con, delivery.path, delivery.sheet)
     elif delivery.format == "jsonl":
         _scan_jsonl(con, delivery.path, delivery.first_row)
     else:
