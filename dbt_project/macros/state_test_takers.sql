@@ -1,7 +1,8 @@
 {#-
     State test takers of one grade and subject, one row per student per school year, with that
     year's demographics from enrollment (NULL when the student has no enrollment record that year).
-    The body of the int_grade<N>_<subject>__students models, which differ only in grade and subject.
+    The whole of the int_grade<N>_<subject>__students models (config included), which differ only
+    in grade and subject.
 
     Incremental by school year (the models' config: unique_key='period', delete+insert): a build
     recomputes only the school years in which a staged assessment or enrollment row was accepted
@@ -11,6 +12,13 @@
     a school year that no longer has a single test taker (nothing is inserted for it to replace).
 -#}
 {% macro state_test_takers(grade, subject_code) -%}
+    {{ config(
+        materialized='incremental',
+        unique_key='period',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="{{ drop_years_without_test_takers(" ~ grade ~ ", '" ~ subject_code ~ "') }}",
+    ) }}
     with
 
     -- Each read several times below: NOT MATERIALIZED keeps DuckDB from first copying every staged
