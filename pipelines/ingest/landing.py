@@ -18,6 +18,7 @@ from typing import Literal
 
 import duckdb
 
+from pipelines.alerts.clock import utc_now
 from pipelines.ingest.pseudonym import pseudonym_sql
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
 from pipelines.registry import DatasetRef
@@ -141,10 +142,6 @@ def _submission_id(ref: DatasetRef, sha256: str) -> str:
     return f"{ref.table}:{sha256[:16]}"
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def land(
     con: duckdb.DuckDBPyConnection,
     ref: DatasetRef,
@@ -161,7 +158,7 @@ def land(
     if con.execute("select 1 from raw.submissions where submission_id = ?", [submission_id]).fetchone():
         return Landed(submission_id, delivery.source, "duplicate")
     archived = _archive(delivery.path, sha256, archive_dir, ref.partner.id)
-    received_at = received_at or _now()
+    received_at = received_at or utc_now()
     record = [submission_id, ref.partner.id, ref.dataset_id, delivery.source, sha256,
               delivery.path.stat().st_size, str(archived), received_at]
     try:
@@ -219,7 +216,7 @@ def land_all(
     a delivery that fails stops the results there, the earlier ones having landed.
     """
     ensure_tables(con, ref)  # once, before the workers: their own calls then change nothing
-    first_at = _now()
+    first_at = utc_now()
     seen: set[str] = set()
     jobs: list[tuple[Delivery, dt.datetime, str, bool]] = []
     for number, delivery in enumerate(deliveries):

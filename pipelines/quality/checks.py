@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 
 from pipelines.agenda import AgendaError, load_agenda
+from pipelines.alerts.clock import utc_now
 from pipelines.home import AGENDA_FILE
 from pipelines.ingest.assets import raw_key
 from pipelines.ingest.landing import ensure_tables
@@ -56,7 +57,7 @@ def batch_query(ref: DatasetRef, submission_id: str, loaded_at: dt.datetime | No
 
 def _record(con: duckdb.DuckDBPyConnection, submission_id: str, status: str, reason: str | None,
             report: ValidationReport | None) -> None:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    now = utc_now()
     con.execute(
         "update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
         [status, reason, now, submission_id],
