@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
+from pipelines.ingest.landing import land_all
 from pipelines.ingest.pseudonym import pseudonym
 from pipelines.quality.checks import build_expectations_check
 from pipelines.registry import load_registry
@@ -108,6 +109,18 @@ def test_deliveries_of_one_run_land_in_the_order_they_came_and_the_same_bytes_on
                         "group by _source order by min(_loaded_at)") == [
         ("enrollment_2021-22.csv", True), ("enrollment_2022-23.csv", True)]
     assert not list((home.inbox / "riverbend_isd").iterdir())  # the resent copy is done with too
+
+
+def test_landing_several_files_gives_the_database_its_threads_back(home: Home) -> None:
+    """Two files land at once on one DuckDB thread each; the setting is the database's, so it must
+    come back afterwards, or everything else on that database would run on one core."""
+    files = [HISTORY / "riverbend_isd" / f"enrollment_{year}.csv" for year in ("2021-22", "2022-23")]
+    deliveries = [readers.Delivery(path, path.name, "csv") for path in files]
+    with duckdb.connect(str(home.warehouse)) as con:
+        con.execute("set threads = 2")
+        landed = list(land_all(con, REGISTRY.dataset("enrollment"), deliveries, b"key", home.archive))
+        assert [item.status for item in landed] == ["pending", "pending"]
+        assert con.execute("select current_setting('threads')").fetchone() == (2,)
 
 
 def test_a_run_that_crashes_midway_is_rerun_without_duplicates_or_losses(
