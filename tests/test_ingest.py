@@ -111,6 +111,30 @@ def test_deliveries_of_one_run_land_in_the_order_they_came_and_the_same_bytes_on
     assert not list((home.inbox / "riverbend_isd").iterdir())  # the resent copy is done with too
 
 
+def test_deliveries_checked_in_one_run_are_judged_each_on_its_own_rows(home: Home, tmp_path: Path) -> None:
+    """The files of one run are validated through one GX session: a flawed file is quarantined with
+    its own row, and the clean files before and after it are accepted."""
+    flawed = tmp_path / "enrollment_2022-23.csv"
+    lines = (HISTORY / "riverbend_isd" / "enrollment_2022-23.csv").read_text().splitlines()
+    lines[4] = lines[4].replace(",101,", ",999,", 1)  # spreadsheet row 5: an unknown school code
+    flawed.write_text("\n".join(lines) + "\n")
+    dropped = [_drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"),
+               _drop(home, "riverbend_isd", flawed),
+               _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2023-24.csv")]
+    for minute, path in enumerate(dropped, start=1):
+        os.utime(path, (60.0 * minute, 60.0 * minute))
+
+    result = _ingest(home, "enrollment", raise_on_error=False)
+
+    assert not result.get_asset_check_evaluations()[0].passed
+    assert _query(home, "select source, status from raw.submissions order by received_at") == [
+        ("enrollment_2021-22.csv", "accepted"), ("enrollment_2022-23.csv", "quarantined"),
+        ("enrollment_2023-24.csv", "accepted")]
+    assert _query(home, "select s.source, r.sample_values, r.sample_rows from quality.check_results r "
+                        "join raw.submissions s using (submission_id) where not r.success") == [
+        ("enrollment_2022-23.csv", '["999"]', "[5]")]
+
+
 def test_landing_several_files_gives_the_database_its_threads_back(home: Home) -> None:
     """Two files land at once on one DuckDB thread each; the setting is the database's, so it must
     come back afterwards, or everything else on that database would run on one core."""

@@ -18,7 +18,7 @@ from pipelines.home import AGENDA_FILE
 from pipelines.ingest.assets import raw_key
 from pipelines.ingest.landing import ensure_tables
 from pipelines.quality.coverage import coverage_gaps
-from pipelines.quality.validation import ValidationReport, validate
+from pipelines.quality.validation import ValidationReport, validate_batches
 from pipelines.registry import DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.sql import ident, literal
@@ -90,15 +90,18 @@ def check_new_submissions(backbone: BackboneResource, ref: DatasetRef) -> tuple[
             "where partner = ? and dataset = ? and checked_at is null order by received_at, submission_id",
             [ref.partner.id, ref.dataset_id],
         ).fetchall()
+    readable = [row for row in new if row[2] != "unreadable"]
+    # GX opens the warehouse file itself, so no connection of ours may be open meanwhile.
+    reports = dict(zip([row[0] for row in readable], validate_batches(
+        backbone.paths.warehouse, [batch_query(ref, row[0], row[4]) for row in readable], ref.suite), strict=True))
     verdicts: list[tuple[str, str, str | None, ValidationReport | None]] = []
-    for submission_id, _source, status, reason, received_at in new:
-        if status == "unreadable":
-            verdicts.append((submission_id, "unreadable", reason, None))
-            continue
-        # GX opens the warehouse file itself, so no connection of ours may be open meanwhile.
-        report = validate(backbone.paths.warehouse, batch_query(ref, submission_id, received_at), ref.suite)
-        verdict = "accepted" if report.success else "quarantined"
-        verdicts.append((submission_id, verdict, None if report.success else _reason(report), report))
+    for submission_id, _source, status, reason, _received_at in new:
+        report = reports.get(submission_id)
+        if report is None:
+            verdicts.append((submission_id, status, reason, None))  # unreadable: nothing to check
+        else:
+            verdict = "accepted" if report.success else "quarantined"
+            verdicts.append((submission_id, verdict, None if report.success else _reason(report), report))
     with backbone.warehouse() as con:
         for submission_id, verdict, reason, report in verdicts:
             _record(con, submission_id, verdict, reason, report)

@@ -4,7 +4,8 @@
 query asset over `query`, the whole query as one batch) and returns a plain report: for each
 expectation whether it passed, how many rows broke it, some of the values found and the source
 rows they came from. The query must expose the suite's canonical columns plus `_source_row` and
-`_parse_errors` (see `pipelines.quality.suites`).
+`_parse_errors` (see `pipelines.quality.suites`). `validate_batches` does the same for several
+queries (one submission each) through one context and connection.
 
 Anything that goes wrong inside GX, for one expectation or for the whole run, is a failure carrying
 the error text, never a pass. The caller must not hold its own connection to `db_path` meanwhile:
@@ -17,7 +18,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,13 +85,27 @@ class ValidationReport(BaseModel):
 
 
 def validate(db_path: Path, query: str, suite: Suite) -> ValidationReport:
+    return validate_batches(db_path, [query], suite)[0]
+
+
+def validate_batches(db_path: Path, queries: Sequence[str], suite: Suite) -> list[ValidationReport]:
+    """One report per query, each query one batch, all through one GX context and one read-only
+    connection: opening them cost about 0.1 s per batch, a fifth of a small delivery's checks."""
+    if not queries:
+        return []
     with _gx_lock:
         try:
-            results = _run(db_path, query, suite)
-        except Exception as exc:  # the run as a whole failed: report it, never pass
-            failure = ExpectationOutcome(expectation_type="validation_run", columns=[], success=False,
-                                         notes="The checks could not be run on this data.", error=_text(exc))
-            return ValidationReport(success=False, outcomes=[failure])
+            with _session(db_path) as (context, datasource):
+                return [_report(context, datasource, number, query, suite) for number, query in enumerate(queries)]
+        except Exception as exc:  # no context or connection: every batch failed to run
+            return [_run_failed(exc) for _ in queries]
+
+
+def _report(context: Any, datasource: SQLDatasource, number: int, query: str, suite: Suite) -> ValidationReport:
+    try:
+        results = _run(context, datasource, f"{suite.name}-{number}", query, suite)
+    except Exception as exc:  # the run as a whole failed: report it, never pass
+        return _run_failed(exc)
     batch_rows = next((rows for rows in map(_rows_of, results.values()) if rows is not None), None)
     outcomes = [
         _outcome(raw, results.get(index), batch_rows, suite.pseudonymize)
@@ -98,8 +114,15 @@ def validate(db_path: Path, query: str, suite: Suite) -> ValidationReport:
     return ValidationReport(success=all(outcome.success for outcome in outcomes), outcomes=outcomes)
 
 
-def _run(db_path: Path, query: str, suite: Suite) -> dict[int, ExpectationValidationResult]:
-    """GX results keyed by the expectation's position in the suite."""
+def _run_failed(exc: Exception) -> ValidationReport:
+    failure = ExpectationOutcome(expectation_type="validation_run", columns=[], success=False,
+                                 notes="The checks could not be run on this data.", error=_text(exc))
+    return ValidationReport(success=False, outcomes=[failure])
+
+
+@contextmanager
+def _session(db_path: Path) -> Iterator[tuple[Any, SQLDatasource]]:
+    """An ephemeral GX context with the warehouse as a read-only SQL datasource, released after."""
     ensure_duckdb_fix()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -113,22 +136,29 @@ def _run(db_path: Path, query: str, suite: Suite) -> dict[int, ExpectationValida
         kwargs={"connect_args": {"read_only": True}},
     )
     try:
-        batch = datasource.add_query_asset(name=suite.name, query=query).add_batch_definition_whole_table("batch")
-        unexpected_rows = {i for i, raw in enumerate(suite.expectations) if raw["type"] == UNEXPECTED_ROWS}
-        row_rules = [i for i, expectation in enumerate(suite.gx_expectations())
-                     if _is_map_rule(expectation) or i in unexpected_rows]
-        table_rules = [i for i in range(len(suite.expectations)) if i not in row_rules]
-        results = _validate(context, batch, suite, table_rules, "table", _SUMMARY)
-        first = _validate(context, batch, suite, row_rules, "rows", _PASS)
-        results |= {i: result for i, result in first.items() if result.success}
-        failed = [i for i in row_rules if i not in results]
-        results |= _validate(context, batch, suite, [i for i in failed if i not in unexpected_rows],
-                             "failed-values", _SUMMARY)
-        results |= _validate(context, batch, suite, [i for i in failed if i in unexpected_rows],
-                             "failed-rows", _COMPLETE)
-        return results
+        yield context, datasource
     finally:
         _release(datasource)
+
+
+def _run(context: Any, datasource: SQLDatasource, name: str, query: str,
+         suite: Suite) -> dict[int, ExpectationValidationResult]:
+    """GX results for one batch (`name` unique in the context), keyed by the expectation's position
+    in the suite."""
+    batch = datasource.add_query_asset(name=name, query=query).add_batch_definition_whole_table("batch")
+    unexpected_rows = {i for i, raw in enumerate(suite.expectations) if raw["type"] == UNEXPECTED_ROWS}
+    row_rules = [i for i, expectation in enumerate(suite.gx_expectations())
+                 if _is_map_rule(expectation) or i in unexpected_rows]
+    table_rules = [i for i in range(len(suite.expectations)) if i not in row_rules]
+    results = _validate(context, batch, name, suite, table_rules, "table", _SUMMARY)
+    first = _validate(context, batch, name, suite, row_rules, "rows", _PASS)
+    results |= {i: result for i, result in first.items() if result.success}
+    failed = [i for i in row_rules if i not in results]
+    results |= _validate(context, batch, name, suite, [i for i in failed if i not in unexpected_rows],
+                         "failed-values", _SUMMARY)
+    results |= _validate(context, batch, name, suite, [i for i in failed if i in unexpected_rows],
+                         "failed-rows", _COMPLETE)
+    return results
 
 
 def _is_map_rule(expectation: Expectation) -> bool:
@@ -141,7 +171,7 @@ def _is_map_rule(expectation: Expectation) -> bool:
     return isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
 
 
-def _validate(context: Any, batch: Any, suite: Suite, indices: list[int], part: str,
+def _validate(context: Any, batch: Any, name: str, suite: Suite, indices: list[int], part: str,
               result_format: dict[str, Any]) -> dict[int, ExpectationValidationResult]:
     """Run the suite's expectations at `indices` on the batch; results keyed by position in the suite."""
     import great_expectations as gx
@@ -152,7 +182,7 @@ def _validate(context: Any, batch: Any, suite: Suite, indices: list[int], part: 
     chosen = [expectations[i] for i in indices]
     if result_format is _PASS:
         chosen = [_counting_only(expectation) for expectation in chosen]
-    part_suite = context.suites.add(gx.ExpectationSuite(name=f"{suite.name}-{part}", expectations=chosen))
+    part_suite = context.suites.add(gx.ExpectationSuite(name=f"{name}-{part}", expectations=chosen))
     # GX returns results in its own order; the ids it gave the expectations map them back.
     position = {expectation.id: index for expectation, index in zip(part_suite.expectations, indices, strict=True)}
     definition = context.validation_definitions.add(gx.ValidationDefinition(name=part_suite.name, data=batch,
