@@ -263,10 +263,10 @@ def test_staging_keeps_accepted_clean_rows_and_the_latest_resubmission(warehouse
     assert lineage == [("riverbend_isd__assessments:0000000000000005", 1)]
 
 
-def test_staging_normalizes_codes_into_analyst_friendly_values(warehouse: Path) -> None:
+def test_codes_become_analyst_friendly_values(warehouse: Path) -> None:
     enrollment = _query(warehouse, "select race_ethnicity_code, race_ethnicity, gender, is_econ_disadvantaged, "
                                    "is_english_learner, school_name, school_year, school_year_start "
-                                   "from staging.stg_riverbend_isd__enrollment where student_id = 'HI00'")
+                                   "from intermediate.int_students__demographics where student_id = 'HI00'")
     assert enrollment == [("HI", "Hispanic/Latino", "Female", True, False, "Riverside Elementary", YEAR, 2023)]
     employment = dict(_query(warehouse, "select student_id, industry from staging.stg_workforce_board__employment"))
     assert employment == {"W1": "Health Care and Social Assistance", "W2": None}

@@ -16,10 +16,6 @@ renamed as (
         student_id,
         school_id,
 
-        ---------- school
-        {{ school_name('school_id') }} as school_name,
-        {{ school_level('school_id') }} as school_level,
-
         ---------- period
         school_year,
         {{ school_year_start('school_year') }} as school_year_start,
@@ -27,11 +23,9 @@ renamed as (
         ---------- numerics
         grade,
 
-        ---------- demographics
+        ---------- demographics (codes: int_students__demographics adds their labels)
         race_ethnicity as race_ethnicity_code,
-        {{ race_ethnicity_label('race_ethnicity') }} as race_ethnicity,
         gender as gender_code,
-        {{ gender_label('gender') }} as gender,
 
         ---------- booleans
         {{ yes_no_to_boolean('econ_disadvantaged') }} as is_econ_disadvantaged,
