@@ -50,7 +50,7 @@
     -- the keys delivered by submissions accepted since this model's latest build
     contested_keys as (
 
-        select distinct {% for column in key_columns %}{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+        select distinct {{ key_columns | join(', ') }}
         from accepted
         where _accepted_at > (
             select coalesce(max(accepted_at), cast('1900-01-01' as timestamp)) from {{ this }}
@@ -100,7 +100,7 @@
                 _submission_id,
                 _source_row,
                 row_number() over (
-                    partition by {% for column in key_columns %}{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+                    partition by {{ key_columns | join(', ') }}
                     order by _loaded_at desc, _submission_id desc, _source_row desc
                 ) as _delivery_rank
             from contested

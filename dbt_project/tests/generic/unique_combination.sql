@@ -24,12 +24,12 @@ repeated_hashes as (
 duplicates as (
 
     select
-        {% for column in columns %}keyed.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %},
+        {{ columns | join(', ') }},
         count(*) as occurrences
     from {{ model }} as keyed
     inner join repeated_hashes
         on repeated_hashes.key_hash = {{ key_hash('keyed', columns) }}
-    group by {% for column in columns %}keyed.{{ column }}{% if not loop.last %}, {% endif %}{% endfor %}
+    group by {{ columns | join(', ') }}
     having count(*) > 1
 
 )
