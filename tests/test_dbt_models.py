@@ -277,7 +277,7 @@ def test_codes_become_analyst_friendly_values(warehouse: Path) -> None:
 
 def test_an_incremental_build_takes_new_deliveries_as_a_full_rebuild_would(tmp_path: Path) -> None:
     """Staging and the test takers are incremental: a second build replaces only the keys (staging) and
-    school years (test takers) that newly accepted deliveries touch, and ends exactly where a full
+    student-years (test takers) that newly accepted deliveries touch, and ends exactly where a full
     rebuild ends, also when an older delivery is accepted late, an enrollment record changes, or a
     school year loses its last test taker."""
     path = tmp_path / "warehouse.duckdb"
@@ -307,7 +307,7 @@ def test_an_incremental_build_takes_new_deliveries_as_a_full_rebuild_would(tmp_p
         wh.con.close()
         _dbt_build(tmp_path)
         for model, incremental_sql in [("staging/stg_riverbend_isd__assessments", "contested_keys.student_id = "),
-                                       ("intermediate/int_grade3_reading__students", "changed_years")]:
+                                       ("intermediate/int_grade3_reading__students", "changed as (")]:
             assert incremental_sql in (tmp_path / f"target/compiled/backbone/models/{model}.sql").read_text()
             assert "delete from" in (tmp_path / f"target/run/backbone/models/{model}.sql").read_text()
         scores = {row[0]: row for row in _query(path, "select student_id, is_proficient, submission_id "

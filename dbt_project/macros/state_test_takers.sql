@@ -4,20 +4,22 @@
     The whole of the int_grade<N>_<subject>__students models (config included), which differ only
     in grade and subject.
 
-    Incremental by school year (the models' config: unique_key='period', delete+insert): a build
-    recomputes only the school years in which a staged assessment or enrollment row was accepted
-    after the watermarks this table keeps (the latest `accepted_at` of either staging model when the
-    year was last computed), each year whole: any assessment row counts, whatever its grade, so a
-    test moved to another grade leaves its old year's population too. The models' post-hook removes
-    a school year that no longer has a single test taker (nothing is inserted for it to replace).
+    Incremental by student and school year (the models' config: unique_key = student_id, period;
+    delete+insert): a build recomputes only the student-years with a staged assessment or enrollment
+    row accepted after the watermarks this table keeps (the latest `accepted_at` of either staging
+    model when the rows were computed). Any assessment row counts, whatever its grade, so a test
+    moved to another grade is noticed: the models' pre-hook deletes every changed student-year
+    first, and only those that still have a test of this grade and subject are inserted again.
+    Recomputing whole school years instead rewrote a quarter of the table per build (a 10,000-row
+    correction: 217,000 rows of each model at 10M assessment rows).
 -#}
 {% macro state_test_takers(grade, subject_code) -%}
     {{ config(
         materialized='incremental',
-        unique_key='period',
+        unique_key=['student_id', 'period'],
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
-        post_hook="{{ drop_years_without_test_takers(" ~ grade ~ ", '" ~ subject_code ~ "') }}",
+        pre_hook="{{ delete_changed_student_years() }}",
     ) }}
     with
 
@@ -45,28 +47,9 @@
 
     {%- if is_incremental() %}
 
-    built as (
+    changed as (
 
-        select
-            max(assessments_accepted_through) as assessments_accepted_through,
-            max(enrollment_accepted_through) as enrollment_accepted_through
-        from {{ this }}
-
-    ),
-
-    changed_years as (
-
-        select assessments.school_year
-        from assessments
-        cross join built
-        where built.assessments_accepted_through is null
-           or assessments.accepted_at > built.assessments_accepted_through
-        union
-        select demographics.school_year
-        from demographics
-        cross join built
-        where built.enrollment_accepted_through is null
-           or demographics.accepted_at > built.enrollment_accepted_through
+        {{ changed_student_years() }}
 
     ),
 
@@ -78,7 +61,11 @@
         where grade = {{ grade }}
           and subject_code = '{{ subject_code }}'
           {%- if is_incremental() %}
-          and school_year in (select school_year from changed_years)
+          and exists (
+              select 1 from changed
+              where changed.student_id = assessments.student_id
+                and changed.school_year = assessments.school_year
+          )
           {%- endif %}
 
     ),
@@ -138,14 +125,54 @@
 {%- endmacro %}
 
 
-{#- The models' post-hook: drop the school years left without a single test taker. -#}
-{% macro drop_years_without_test_takers(grade, subject_code) -%}
-    delete from {{ this }}
-    where period not in (
-        select school_year
-        from {{ ref('stg_riverbend_isd__assessments') }}
-        where grade = {{ grade }}
-          and subject_code = '{{ subject_code }}'
-          and school_year is not null
+{#-
+    The student-years with a staged assessment or enrollment row accepted after this table's
+    watermarks. The watermarks are read before the build and written into the SQL as literals, so
+    DuckDB skips every row group of the staging tables accepted before them (compared with a
+    subquery, it read all 21M staged rows twice: 1 s of each build at 10M assessment rows).
+-#}
+{% macro changed_student_years() -%}
+    {%- set built = test_takers_watermarks() -%}
+    select student_id, school_year
+    from {{ ref('stg_riverbend_isd__assessments') }}
+    where {{ accepted_after('accepted_at', built[0]) }}
+    union
+    select student_id, school_year
+    from {{ ref('int_students__demographics') }}
+    where {{ accepted_after('accepted_at', built[1]) }}
+{%- endmacro %}
+
+
+{#- [assessments, enrollment] accepted-through watermarks of this table (None while it is empty). -#}
+{% macro test_takers_watermarks() -%}
+    {%- if not execute -%}
+        {{ return([none, none]) }}
+    {%- endif -%}
+    {%- set built = run_query(
+        "select max(assessments_accepted_through), max(enrollment_accepted_through) from " ~ this
+    ).rows[0] -%}
+    {{ return([built[0], built[1]]) }}
+{%- endmacro %}
+
+
+{% macro accepted_after(column, watermark) -%}
+    {%- if watermark is none -%}
+        true
+    {%- else -%}
+        {{ column }} > cast('{{ watermark }}' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The models' pre-hook: an incremental build first deletes every changed student-year. -#}
+{% macro delete_changed_student_years() -%}
+    {%- if is_incremental() %}
+    delete from {{ this }} as test_takers
+    where exists (
+        select 1
+        from ({{ changed_student_years() }}) as changed
+        where changed.student_id = test_takers.student_id
+          and changed.school_year = test_takers.period
     )
+    {%- endif %}
 {%- endmacro %}
