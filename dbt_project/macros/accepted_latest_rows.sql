@@ -50,11 +50,18 @@
     -- the keys delivered by submissions accepted since this model's latest build
     contested_keys as (
 
+        {%- set new_submissions = submissions_accepted_since_build(relation) %}
         select distinct {{ key_columns | join(', ') }}
-        from accepted
-        where _accepted_at > (
-            select coalesce(max(accepted_at), cast('1900-01-01' as timestamp)) from {{ this }}
-        )
+        from {{ relation }} as landed
+        {%- if new_submissions %}
+        -- a landed row's _loaded_at is its submission's received_at: DuckDB skips the row groups of
+        -- other deliveries by it (submission ids share a long prefix, their statistics prune nothing)
+        where landed._loaded_at in ({% for row in new_submissions %}cast('{{ row[1] }}' as timestamp){% if not loop.last %}, {% endif %}{% endfor %})
+          and landed._submission_id in ({% for row in new_submissions %}'{{ row[0] }}'{% if not loop.last %}, {% endif %}{% endfor %})
+          and landed._parse_errors is null
+        {%- else %}
+        where false
+        {%- endif %}
 
     ),
 
@@ -115,6 +122,25 @@
         on superseded._submission_id = kept._submission_id
         and superseded._source_row = kept._source_row
     where superseded._source_row is null
+{%- endmacro %}
+
+
+{#-
+    [submission_id, received_at] of the submissions of `relation` accepted after the incremental
+    model's latest `accepted_at`, read before the build: written into the SQL as literals, they let
+    DuckDB skip the raw row groups of every other delivery.
+-#}
+{% macro submissions_accepted_since_build(relation) -%}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set found = run_query(
+        "select submission_id, received_at from " ~ source('raw', 'submissions')
+        ~ " where status = 'accepted' and partner || '__' || dataset = '" ~ relation.identifier ~ "'"
+        ~ " and checked_at > (select coalesce(max(accepted_at), cast('1900-01-01' as timestamp)) from " ~ this ~ ")"
+        ~ " order by received_at"
+    ) -%}
+    {{ return(found.rows | list) }}
 {%- endmacro %}
 
 
