@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from pipelines.alerts.clock import utc_now
-from pipelines.ingest.pseudonym import pseudonym_sql
+from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_from_hex, pseudonym_sql
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
 from pipelines.registry import DatasetRef
 from pipelines.sql import ident
@@ -95,17 +95,31 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _landed_columns(ref: DatasetRef) -> dict[str, str]:
+    """The landing table's columns and types: the suite's, pseudonymized ones as pseudonyms, lineage."""
+    columns = {name: PSEUDONYM_TYPE if name in ref.suite.pseudonymize else duck_type
+               for name, duck_type in ref.suite.columns.items()}
+    return {**columns, **LINEAGE_COLUMNS}
+
+
 def ensure_tables(con: duckdb.DuckDBPyConnection, ref: DatasetRef) -> None:
     con.execute("create schema if not exists raw")
     con.execute(SUBMISSIONS_DDL)
-    columns = {**ref.suite.columns, **LINEAGE_COLUMNS}
+    table = f"raw.{ident(ref.table)}"
+    columns = _landed_columns(ref)
     ddl = ", ".join(f"{ident(name)} {duck_type}" for name, duck_type in columns.items())
-    con.execute(f"create table if not exists raw.{ident(ref.table)} ({ddl})")
+    con.execute(f"create table if not exists {table} ({ddl})")
+    existing = dict(con.execute(f"select column_name, column_type from (describe {table})").fetchall())
+    for name in ref.suite.pseudonymize:
+        if existing.get(name) == "VARCHAR":
+            # Landed before pseudonyms were UUIDs: the same HMAC's first half, so every student links
+            # across old and new deliveries.
+            con.execute(f"alter table {table} alter column {ident(name)} set data type {PSEUDONYM_TYPE} "
+                        f"using {pseudonym_from_hex(ident(name))}")
     # A suite may gain columns later: add them, never drop or retype what has landed.
-    existing = {row[0] for row in con.execute(f"describe raw.{ident(ref.table)}").fetchall()}
     for name, duck_type in columns.items():
         if name not in existing:
-            con.execute(f"alter table raw.{ident(ref.table)} add column {ident(name)} {duck_type}")
+            con.execute(f"alter table {table} add column {ident(name)} {duck_type}")
 
 
 def _archive(path: Path, sha256: str, archive_dir: Path, partner_id: str) -> Path:
