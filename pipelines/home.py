@@ -12,6 +12,20 @@ PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 AGENDA_FILE = PROJECT_ROOT / "agenda.yml"
 
+# A new instance's dagster.yaml (an existing one is the data engineer's and left alone). SQLite run and
+# event storage is Dagster's default for a DAGSTER_HOME without storage config.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false  # nothing tries to reach the network
+# DuckDB admits one writer process, and every warehouse write belongs to the pool `warehouse`: the run
+# queue starts a run needing it only when no other such run is in progress (a later sensor's or
+# schedule's run waits instead of failing on the warehouse's lock).
+concurrency:
+  pools:
+    granularity: run
+    default_limit: 1
+"""
+
 
 @dataclass(frozen=True)
 class Home:
@@ -80,7 +94,5 @@ class Home:
             path.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster / "dagster.yaml"
         if not dagster_yaml.exists():
-            # SQLite run/event storage is Dagster's default for a DAGSTER_HOME without config;
-            # the file only turns off telemetry so nothing tries to reach the network.
-            dagster_yaml.write_text("telemetry:\n  enabled: false\n")
+            dagster_yaml.write_text(DAGSTER_YAML)
         return self

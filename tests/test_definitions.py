@@ -141,3 +141,18 @@ def test_the_pipeline_takes_a_full_refresh_of_the_dbt_models_as_run_config() -> 
     job = build_definitions().resolve_job_def(PIPELINE_JOB)
     config = dg.validate_run_config(job, {"ops": {"backbone_dbt": {"config": {"full_refresh": True}}}})
     assert config["ops"]["backbone_dbt"]["config"] == {"full_refresh": True}
+
+
+def test_a_new_instance_runs_one_warehouse_job_at_a_time(tmp_path) -> None:
+    """DuckDB admits one writer process: the run queue of a new instance starts a run that writes to the
+    warehouse only when no other such run is in progress, and every job's steps that write are in its pool."""
+    from pipelines.home import Home
+    from pipelines.runner import instance_for
+
+    instance = instance_for(Home.resolve(tmp_path).ensure())
+    pools = instance.get_concurrency_config().pool_config
+    assert (pools.pool_granularity.value, pools.default_pool_limit) == ("run", 1)
+    assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
+    job = build_definitions().resolve_job_def(PIPELINE_JOB)
+    unpooled = {node.name for node in job.graph.node_dict.values() if node.definition.pool != "warehouse"}
+    assert unpooled == {"publish__scorecard_site"}  # reads the serving file only
