@@ -97,6 +97,9 @@ def write_increment(deliveries: Path, round_dir: Path, rows: int = INCREMENT_ROW
 
 def _child(phase: str, args: list[str], env: dict[str, str], log: Path) -> dict[str, Any]:
     result = log.with_suffix(".json")
+    # Each pass starts with the disk quiet: the instance staged just before (gigabytes of deliveries
+    # at 10M rows) would otherwise still be written back while the pass runs, and billed to it.
+    os.sync()
     with log.open("w") as output:
         done = subprocess.run([sys.executable, "-m", "pipelines.bench.phases", phase, *args, "--result", str(result)],
                               env=env, cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT, check=False)
@@ -162,6 +165,8 @@ def run_bench(rows: int, *, seed: int = 2026, work: Path | None = None, deliveri
         increment_rows = write_increment(deliveries, increment_dir) if increment else 0
 
         key, token = secrets.token_hex(32), secrets.token_urlsafe(16)
+        if keep:  # a kept instance can be run again (`backbone run --home`) with the key it was landed with
+            paths.link_key_file.write_text(key + "\n")
         env = {name: value for name, value in os.environ.items() if not name.startswith("BACKBONE_SMTP_")}
         env |= {"BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster), "BACKBONE_LINK_KEY": key,
                 "WORKFORCE_DB_URL": f"sqlite:///{paths.sample / 'workforce_board.sqlite'}",
