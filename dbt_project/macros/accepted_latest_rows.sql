@@ -65,7 +65,9 @@
 
     ),
 
-    contested as not materialized (
+    -- read twice below (ranked, and kept): a few rows, computed once (each read joined every
+    -- accepted row again: 1.7 s instead of 0.1 s for 10,000 keys at 10M assessment rows)
+    contested as materialized (
 
         select accepted.*
         from accepted
