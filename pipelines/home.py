@@ -67,6 +67,11 @@ class Home:
         return self.root / "site"
 
     @property
+    def chart_cache(self) -> Path:
+        """The scorecard's charts as SVG, kept to be reused while their data is unchanged."""
+        return self.root / "chart-cache"
+
+    @property
     def inbox(self) -> Path:
         return self.root / "inbox"
 

@@ -81,9 +81,9 @@ def _serving(path: Path, cells: list[tuple] = CELLS, programs: list[tuple] = [PR
     return path
 
 
-def _build(serving: Path, site: Path):
+def _build(serving: Path, site: Path, chart_cache: Path | None = None):
     return build_site(serving, site, _rules(), load_agenda(AGENDA_FILE),
-                      load_registry(PARTNERS_DIR, EXPECTATIONS_DIR))
+                      load_registry(PARTNERS_DIR, EXPECTATIONS_DIR), chart_cache)
 
 
 def _text(site: Path) -> dict[str, str]:
@@ -263,3 +263,23 @@ def test_no_page_of_the_demo_site_reaches_for_another_host(demo_home) -> None:
         text = path.read_text(encoding="utf-8")
         assert not re.findall(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}", text, flags=re.IGNORECASE), path
         assert not re.search(r"<script\b|@import|url\(", text), path
+
+
+def test_a_rebuild_redraws_only_the_charts_whose_numbers_changed(tmp_path: Path, monkeypatch) -> None:
+    cache = tmp_path / "chart-cache"
+    first = _text(_build(_serving(tmp_path / "v1.duckdb"), tmp_path / "site", cache).root)
+    kept = {path.name: path.stat().st_mtime_ns for path in cache.glob("*.svg")}
+    assert kept and not list(cache.glob("*.partial"))
+    drawn: list[dict] = []
+    draw = charts.vlc.vegalite_to_svg
+    monkeypatch.setattr(charts.vlc, "vegalite_to_svg", lambda spec: drawn.append(spec) or draw(spec))
+
+    assert _text(_build(tmp_path / "v1.duckdb", tmp_path / "site", cache).root) == first  # same pages...
+    assert drawn == []  # ... and not one chart drawn again
+
+    corrected = [cell if cell[1] != "2023-24" or cell[2] != "school" else (*cell[:8], 0.4500, *cell[9:])
+                 for cell in CELLS]  # one school's value changes: only the schools chart moves
+    second = _text(_build(_serving(tmp_path / "v2.duckdb", corrected), tmp_path / "site", cache).root)
+    assert len(drawn) == 1 and "Riverside Elementary" in json.dumps(drawn[0])
+    assert len(list(cache.glob("*.svg"))) == len(kept)  # the replaced chart's old SVG is gone
+    assert second == _text(_build(tmp_path / "v2.duckdb", tmp_path / "fresh", None).root)  # as if drawn anew

@@ -66,7 +66,8 @@ def build_scorecard_asset(registry: Registry) -> dg.AssetsDefinition:
 
         home = backbone.paths
         try:
-            site = build_site(home.serving, home.site, _privacy_rules(), load_agenda(AGENDA_FILE), registry)
+            site = build_site(home.serving, home.site, _privacy_rules(), load_agenda(AGENDA_FILE), registry,
+                              chart_cache=home.chart_cache)
         except (SiteError, AgendaError) as exc:
             raise dg.Failure(description=str(exc)) from None
         return dg.MaterializeResult(metadata={

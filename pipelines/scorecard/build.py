@@ -7,6 +7,7 @@ old one and swapped in, so a failed build leaves the previous site as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from pipelines.publish.serving import PrivacyRule
 from pipelines.registry import Registry
 from pipelines.scorecard import pages
 from pipelines.scorecard.activity import activity_map, program_partner
-from pipelines.scorecard.charts import Figure
+from pipelines.scorecard.charts import Figure, svg_cache
 from pipelines.scorecard.data import Published, load_published
 from pipelines.scorecard.formats import SUPPRESSED, count, day, pct, points
 
@@ -168,8 +169,10 @@ def _write_atomically(site: Path, files: dict[str, str]) -> None:
 
 
 def build_site(serving: Path, site: Path, rules: dict[str, list[PrivacyRule]], agenda: Agenda,
-               registry: Registry) -> Site:
-    """Render every page from the serving file and replace `site` with them."""
-    html = render_pages(load_published(serving, rules), agenda, registry)
+               registry: Registry, chart_cache: Path | None = None) -> Site:
+    """Render every page from the serving file and replace `site` with them (reusing the unchanged
+    charts' SVGs kept in `chart_cache`, if given)."""
+    with svg_cache(chart_cache) if chart_cache else contextlib.nullcontext():
+        html = render_pages(load_published(serving, rules), agenda, registry)
     _write_atomically(site, {**html, "style.css": (TEMPLATES / "style.css").read_text(encoding="utf-8")})
     return Site(site, sorted(html))

@@ -10,10 +10,17 @@ same numbers (`Figure`).
 
 from __future__ import annotations
 
+import hashlib
 import html
+import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import vl_convert as vlc
@@ -51,9 +58,54 @@ class Figure:
     hidden: tuple[str, ...] = ()  # groups not drawn because the privacy gate hid them
 
 
+_VL_CONVERT_VERSION = metadata.version("vl-convert-python")
+
+
+@dataclass
+class _SvgCache:
+    directory: Path
+    used: set[str]
+
+
+_cache: ContextVar[_SvgCache | None] = ContextVar("svg_cache", default=None)
+
+
+@contextmanager
+def svg_cache(directory: Path) -> Iterator[None]:
+    """Keep each chart's SVG in `directory` under a hash of its full specification and reuse it while
+    the specification is unchanged: a chart takes vl-convert ~30 ms, a site has dozens, and a delivery
+    changes the numbers of a few. After a build that completes, the SVGs it did not use are removed."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cache = _SvgCache(directory, set())
+    token = _cache.set(cache)
+    try:
+        yield
+    finally:
+        _cache.reset(token)
+    for stale in directory.glob("*.svg"):
+        if stale.name not in cache.used:
+            stale.unlink(missing_ok=True)
+
+
+def _svg(spec: dict[str, Any]) -> str:
+    cache = _cache.get()
+    if cache is None:
+        return vlc.vegalite_to_svg(spec)
+    key = json.dumps([_VL_CONVERT_VERSION, spec], sort_keys=True, default=str)  # a new renderer draws anew
+    path = cache.directory / f"{hashlib.sha256(key.encode()).hexdigest()}.svg"
+    cache.used.add(path.name)
+    if path.exists():
+        return path.read_text(encoding="utf-8")
+    svg = vlc.vegalite_to_svg(spec)
+    partial = path.with_suffix(f".{os.getpid()}.partial")
+    partial.write_text(svg, encoding="utf-8")
+    os.replace(partial, path)  # a reader never finds half an SVG
+    return svg
+
+
 def render(spec: dict[str, Any], label: str) -> Markup:
     """Inline SVG with an accessible name: role="img", aria-label and a <title>."""
-    svg = vlc.vegalite_to_svg({**spec, "config": CONFIG})
+    svg = _svg({**spec, "config": CONFIG})
     opening = re.match(r"<svg\b[^>]*>", svg)
     if opening is None:  # vl-convert always writes one; a change underneath must not pass silently
         raise ValueError("vl-convert returned no <svg> element")
