@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from pipelines.alerts.clock import utc_now
-from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_from_hex, pseudonym_sql
+from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_sql, upgrade_text_pseudonyms
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
 from pipelines.registry import DatasetRef
 from pipelines.sql import ident
@@ -109,13 +109,9 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, ref: DatasetRef) -> None:
     columns = _landed_columns(ref)
     ddl = ", ".join(f"{ident(name)} {duck_type}" for name, duck_type in columns.items())
     con.execute(f"create table if not exists {table} ({ddl})")
-    existing = dict(con.execute(f"select column_name, column_type from (describe {table})").fetchall())
-    for name in ref.suite.pseudonymize:
-        if existing.get(name) == "VARCHAR":
-            # Landed before pseudonyms were UUIDs: the same HMAC's first half, so every student links
-            # across old and new deliveries.
-            con.execute(f"alter table {table} alter column {ident(name)} set data type {PSEUDONYM_TYPE} "
-                        f"using {pseudonym_from_hex(ident(name))}")
+    # Rows landed before pseudonyms were UUIDs are converted before new ones join them.
+    upgrade_text_pseudonyms(con, ref.suite.pseudonymize, schemas=["raw"], table=ref.table)
+    existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
     # A suite may gain columns later: add them, never drop or retype what has landed.
     for name, duck_type in columns.items():
         if name not in existing:

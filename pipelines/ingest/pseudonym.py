@@ -14,9 +14,13 @@ import hmac
 import os
 import secrets
 import uuid
+from collections.abc import Sequence
+
+import duckdb
 
 
 from pipelines.home import Home
+from pipelines.sql import ident
 
 KEY_ENV = "BACKBONE_LINK_KEY"
 PSEUDONYM_TYPE = "UUID"  # the warehouse type of every pseudonymized column
@@ -52,6 +56,24 @@ def pseudonym(value: str, key: bytes) -> uuid.UUID:
 def pseudonym_from_hex(expression: str) -> str:
     """SQL turning a pseudonym of the first format (the HMAC's 64 hex characters) into today's."""
     return f"cast(substr({expression}, 1, 32) as {PSEUDONYM_TYPE})"
+
+
+def upgrade_text_pseudonyms(con: duckdb.DuckDBPyConnection, columns: Sequence[str],
+                            schemas: Sequence[str] = ("raw", "staging", "intermediate"),
+                            table: str | None = None) -> list[str]:
+    """Convert the pseudonyms of the first format (text) still held in `columns` of the tables in
+    `schemas` (or only `table`) in place, and name the tables converted. Every copy of a pseudonym
+    converts to the same UUID (the HMAC's first half), so old and new rows of a student still link."""
+    found = con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "join information_schema.tables using (table_catalog, table_schema, table_name) "
+        "where table_type = 'BASE TABLE' and data_type = 'VARCHAR' and list_contains(?, table_schema) "
+        "and list_contains(?, column_name) and (? is null or table_name = ?) order by all",
+        [list(schemas), list(columns), table, table]).fetchall()
+    for schema, name, column in found:
+        con.execute(f"alter table {ident(schema)}.{ident(name)} alter column {ident(column)} "
+                    f"set data type {PSEUDONYM_TYPE} using {pseudonym_from_hex(ident(column))}")
+    return sorted({f"{schema}.{name}" for schema, name, _ in found})
 
 
 def pseudonym_sql(expression: str, key: bytes) -> str:

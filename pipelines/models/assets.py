@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from packaging import version
 from pydantic import Field
@@ -18,8 +17,8 @@ from pipelines.agenda import AgendaError, load_agenda, write_agenda
 from pipelines.home import AGENDA_FILE
 from pipelines.models.project import dbt_project
 from pipelines.registry import Registry
+from pipelines.ingest.pseudonym import upgrade_text_pseudonyms
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
-from pipelines.sql import ident
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -74,10 +73,9 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource,
                 config: DbtBuildConfig) -> Iterator:
-        with backbone.warehouse() as con:
-            for table in drop_tables_of_text_pseudonyms(con, pseudonymized):
-                context.log.info(f"{table} held pseudonyms of the first format (text): dropped, this build "
-                                 "makes it anew from the landed rows")
+        with backbone.warehouse() as con:  # an instance from before pseudonyms were UUIDs
+            for table in upgrade_text_pseudonyms(con, pseudonymized):
+                context.log.info(f"{table}: pseudonyms converted from text to UUIDs")
         # profiles.yml reads the warehouse path and memory limit from the environment of the dbt process.
         os.environ["BACKBONE_WAREHOUSE"] = str(backbone.paths.warehouse)
         os.environ["BACKBONE_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()
@@ -96,21 +94,6 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
                 invocation.process.wait(timeout=30)
 
     return _models
-
-
-def drop_tables_of_text_pseudonyms(con: duckdb.DuckDBPyConnection, columns: Sequence[str]) -> list[str]:
-    """Drop the staging and intermediate tables built before pseudonyms were UUIDs (their `columns`
-    still text) and name them. Landing converts the raw tables in place; the models built from them
-    cannot be converted incrementally, so dbt builds them whole again from raw."""
-    found = [f"{schema}.{table}" for schema, table in con.execute(
-        "select distinct table_schema, table_name from information_schema.columns "
-        "join information_schema.tables using (table_catalog, table_schema, table_name) "
-        "where table_schema in ('staging', 'intermediate') and table_type = 'BASE TABLE' "
-        "and data_type = 'VARCHAR' and list_contains(?, column_name) order by all", [list(columns)]).fetchall()]
-    for table in found:
-        schema, name = table.split(".")
-        con.execute(f"drop table {ident(schema)}.{ident(name)}")
-    return found
 
 
 class BackboneDbtCli(DbtCliResource):
