@@ -27,6 +27,7 @@ from pipelines.alerts.outbox import MAX_ATTEMPTS, backoff
 from pipelines.definitions import ALERTS_JOB, build_definitions
 from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.assets import build_raw_asset
+from pipelines.models.project import run_dbt
 from pipelines.quality.checks import build_expectations_check
 from pipelines.registry import RegistryError, load_registry
 from pipelines.resources import BackboneResource
@@ -318,8 +319,6 @@ def test_a_partner_file_may_set_its_grace_days_within_its_period(tmp_path: Path)
 def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
     home: Home, defs: dg.Definitions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dbt.cli.main import dbtRunner
-
     # Fall term (due 15 September): enrollment on time. Spring term (due 15 February): the flawed
     # assessments five days late, fixed 30 hours later; no spring enrollment at all.
     enrollment = SAMPLE / "history" / "riverbend_isd" / "enrollment_2023-24.csv"
@@ -330,13 +329,10 @@ def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
     assert dg.materialize([build_calendar_asset(REGISTRY)], resources={"backbone": BackboneResource()},
                           tags=as_of_tag(march_1)).success
     monkeypatch.setenv("BACKBONE_WAREHOUSE", str(home.warehouse))  # where dbt's profile points
-    built = dbtRunner().invoke([
-        "build", "--select", "+partner_data_health", "--project-dir", str(PROJECT_ROOT / "dbt_project"),
-        "--profiles-dir", str(PROJECT_ROOT / "dbt_project"), "--target-path", str(tmp_path / "target"),
-        "--log-path", str(tmp_path / "logs"), "--quiet",
-    ])
-    assert built.success, built.exception
-    with duckdb.connect(str(home.warehouse)) as con:  # dbt, in process, still holds it read-write
+    built = run_dbt(["build", "--select", "+partner_data_health", "--target-path", str(tmp_path / "target"),
+                     "--log-path", str(tmp_path / "logs"), "--quiet"])
+    assert built.returncode == 0, built.stdout + built.stderr
+    with duckdb.connect(str(home.warehouse)) as con:
         health = con.execute(
             "select dataset, period, delivery_status, days_late, submissions, submissions_rejected, checks_failed, "
             "rows_accepted, rows_rejected, hours_to_fix from marts.partner_data_health order by dataset, period"

@@ -12,6 +12,7 @@ real bundled sample.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ import pytest
 from pipelines.agenda import TABLES as CONFIG_TABLES
 from pipelines.agenda import Agenda, write_agenda
 from pipelines.home import PROJECT_ROOT
+from pipelines.models.project import run_dbt
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
@@ -205,15 +207,11 @@ def _env(**values: str) -> Iterator[None]:
 
 
 def _dbt_build(tmp: Path, *args: str) -> None:
-    from dbt.cli.main import dbtRunner
-
-    result = dbtRunner().invoke([
-        "build", "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT),
-        "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--quiet", *args,
-    ])
-    failed = [f"{r.node.unique_id}: {r.status} {r.message}" for r in (result.result or [])
-              if str(r.status) not in ("success", "pass")]
-    assert result.success and not failed, f"dbt build failed: {result.exception or failed}"
+    done = run_dbt(["build", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--quiet", *args])
+    results = tmp / "target" / "run_results.json"
+    failed = [f"{r['unique_id']}: {r['status']} {r['message']}" for r in json.loads(results.read_text())["results"]
+              if r["status"] not in ("success", "pass")] if results.exists() else []
+    assert done.returncode == 0 and not failed, f"dbt build failed: {failed or (done.stdout + done.stderr)[-3000:]}"
 
 
 def _query(path: Path, sql: str) -> list[tuple]:

@@ -27,6 +27,7 @@ from openpyxl import load_workbook
 
 from pipelines.agenda import load_agenda, period_start, write_agenda
 from pipelines.home import PROJECT_ROOT
+from pipelines.models.project import run_dbt
 from tests.test_dbt_models import _dbt_build, _env
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
@@ -413,13 +414,9 @@ def test_program_performance_reports_both_programs_every_year(sample_warehouse: 
 
 
 def test_dbt_docs_build_and_every_mart_column_is_described(sample_warehouse: Path, tmp_path: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    with _env(BACKBONE_WAREHOUSE=str(sample_warehouse)):
-        result = dbtRunner().invoke(["docs", "generate", "--quiet", "--project-dir", str(PROJECT_ROOT / "dbt_project"),
-                                     "--profiles-dir", str(PROJECT_ROOT / "dbt_project"),
-                                     "--target-path", str(tmp_path / "target")])
-    assert result.success, result.exception
+    done = run_dbt(["docs", "generate", "--quiet", "--target-path", str(tmp_path / "target")],
+                   env={"BACKBONE_WAREHOUSE": str(sample_warehouse)})
+    assert done.returncode == 0, done.stdout + done.stderr
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())
     for mart in ("indicator_values", "program_performance"):

@@ -4,14 +4,14 @@ publish gate agrees."""
 
 from __future__ import annotations
 
-import os
+import json
 
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.models.project import DBT_PROJECT_DIR
+from pipelines.models.project import run_dbt
 from pipelines.publish.serving import PrivacyRule, privacy_violations
 
 RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
@@ -22,17 +22,11 @@ GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")
 @pytest.fixture(scope="module")
 def suppression_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The macro as dbt compiles it for DuckDB, applied to a relation named `cells`."""
-    from dbt.cli.main import dbtRunner
-
     scratch = tmp_path_factory.mktemp("dbt")
-    os.environ["BACKBONE_WAREHOUSE"] = str(scratch / "w.duckdb")
-    result = dbtRunner().invoke([
-        "compile", "--quiet", "--inline", "{{ suppress_small_cells('cells') }}",
-        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(scratch / "target"),
-    ])
-    assert result.success, result.exception
-    return result.result.results[0].node.compiled_code
+    done = run_dbt(["compile", "--quiet", "--output", "json", "--inline", "{{ suppress_small_cells('cells') }}",
+                    "--target-path", str(scratch / "target")], env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)["compiled"]
 
 
 # One dimension of one indicator and period: for each school, each group's (tested, proficient).

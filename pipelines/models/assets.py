@@ -2,7 +2,6 @@
 
 
 import os
-import sys
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -15,9 +14,9 @@ from pydantic import Field
 
 from pipelines.agenda import AgendaError, load_agenda, write_agenda
 from pipelines.home import AGENDA_FILE
-from pipelines.models.project import dbt_project
-from pipelines.registry import Registry
 from pipelines.ingest.pseudonym import upgrade_text_pseudonyms
+from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
+from pipelines.registry import Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
 
 LAYERS = ("staging", "intermediate", "marts")
@@ -98,35 +97,24 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
 
 class BackboneDbtCli(DbtCliResource):
     """dagster-dbt's resource, minus one `dbt --version` per run: a whole dbt process start (~3 s of
-    every run, the 10,000-row delivery's included). The dbt beside this Python is this environment's
-    dbt-core, whose version is known in process; any other dbt executable is still asked."""
+    every run, the 10,000-row delivery's included). The version of a dbt in a virtualenv is read from
+    its package metadata; any other dbt executable is still asked."""
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == _local_dbt():
-            from dbt.version import __version__
-
-            return version.parse(__version__)
-        return super()._cli_version
+        return dbt_core_version(Path(self.dbt_executable)) or super()._cli_version
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:  # type: ignore[override]
-        """No dbt adapter in this process: dagster-dbt builds one before every dbt command (loading the
-        profile, project and macros: 1-2 s of each dbt step, the 10,000-row delivery's included) only
-        for `fetch_row_counts()` and `fetch_column_metadata()`, which these assets never call; without
-        one it skips exactly those."""
+        """No dbt adapter in this process (dbt-core is not even installed in it): dagster-dbt builds
+        one before every dbt command only for `fetch_row_counts()` and `fetch_column_metadata()`,
+        which these assets never call; without one it skips exactly those."""
         return None
-
-
-def _local_dbt() -> Path:
-    return Path(sys.executable).with_name("dbt")
 
 
 def dbt_resource() -> DbtCliResource:
     project = dbt_project()
-    # The dbt installed beside this Python, so runs work without an activated virtualenv.
-    dbt = _local_dbt()
     return BackboneDbtCli(project_dir=project, profiles_dir=str(project.profiles_dir),
-                          dbt_executable=str(dbt) if dbt.exists() else "dbt")
+                          dbt_executable=str(dbt_executable()))
 
 
 AGENDA_KEYS = [dg.AssetKey(["config", table]) for table in ("indicators", "indicator_disaggregations", "programs")]

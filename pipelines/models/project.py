@@ -1,29 +1,69 @@
-"""The dbt project handle, built lazily and once (parsing a manifest is not import-time work)."""
+"""The dbt project handle, built lazily and once (parsing a manifest is not import-time work), and the
+dbt command of the project's own dbt environment.
+
+dbt runs as a command from its own environment (`.venv-dbt`, made by `make` from
+dbt_project/requirements.txt): the Dagster process never imports dbt-core, which took about 1.3 s of
+every definitions load, and dagster-dbt needs only the command and the manifest.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
 from functools import cache
+from importlib import metadata
+from pathlib import Path
 
 from dagster_dbt import DbtProject
+from packaging import version
 
 from pipelines.home import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_ENV = PROJECT_ROOT / ".venv-dbt"
+DBT_ENV_VAR = "BACKBONE_DBT"
 
 
 class DbtParseError(RuntimeError):
     pass
 
 
-def _parse(project: DbtProject) -> None:
-    # In process, so it needs no `dbt` on PATH (a virtualenv that is not activated).
-    from dbt.cli.main import dbtRunner
+def dbt_executable() -> Path:
+    """$BACKBONE_DBT, else the project's dbt environment, else `dbt` on PATH."""
+    if chosen := os.environ.get(DBT_ENV_VAR):
+        return Path(chosen)
+    local = DBT_ENV / "bin" / "dbt"
+    return local if local.exists() else Path(shutil.which("dbt") or "dbt")
 
-    result = dbtRunner().invoke(["parse", "--quiet", "--project-dir", str(project.project_dir),
-                                 "--profiles-dir", str(project.profiles_dir),
-                                 "--target-path", str(project.target_path)])
-    if not result.success:
-        raise DbtParseError(f"dbt could not parse {project.project_dir}: {result.exception}")
+
+def dbt_core_version(executable: Path) -> version.Version | None:
+    """dbt-core's version in the environment of `executable`, read from its package metadata (asking
+    the command itself, `dbt --version`, is a whole dbt start); None if that is not a virtualenv's."""
+    for site_packages in executable.resolve().parent.parent.glob("lib/python*/site-packages"):
+        for found in metadata.distributions(name="dbt-core", path=[str(site_packages)]):
+            return version.parse(found.version)
+    return None
+
+
+def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`dbt <args>` on this project and its profiles, output captured."""
+    executable = dbt_executable()
+    try:
+        return subprocess.run(
+            [str(executable), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+            env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
+        )
+    except FileNotFoundError:
+        raise DbtParseError(f"dbt is not installed ({executable}): run `make`, which creates {DBT_ENV}, "
+                            f"or set {DBT_ENV_VAR} to a dbt executable") from None
+
+
+def _parse(project: DbtProject) -> None:
+    done = run_dbt(["parse", "--quiet", "--target-path", str(project.target_path)])
+    if done.returncode != 0:
+        raise DbtParseError(f"dbt could not parse {project.project_dir}:\n{(done.stdout + done.stderr).strip()}")
 
 
 def _project() -> DbtProject:
