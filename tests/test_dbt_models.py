@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -271,6 +272,22 @@ def test_codes_become_analyst_friendly_values(warehouse: Path) -> None:
     participation = _query(warehouse, "select program_name, attendance_rate "
                                       "from staging.stg_bright_futures_mentoring__program_participation")
     assert participation == [("Reading Buddies", 0.8)]
+
+
+def test_a_required_column_left_empty_fails_its_models_not_null_check(warehouse: Path, tmp_path: Path) -> None:
+    """Each model's required columns are checked in one test, which names every column found empty."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        emptied = con.execute("update staging.stg_riverbend_isd__assessments set school_name = null, grade = null "
+                              "where student_id in ('HI00', 'HI01')").fetchone()[0]
+    done = run_dbt(["test", "--select", "stg_riverbend_isd__assessments,test_name:not_null_columns", "--store-failures",
+                    "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+                   env={"BACKBONE_WAREHOUSE": str(copy)})
+    assert done.returncode == 1 and "Got 2 results" in done.stdout
+    failures = _query(copy, "select table_name from information_schema.tables where table_schema = 'dbt_test__audit'")
+    assert _query(copy, f"select column_name, null_rows from dbt_test__audit.{failures[0][0]} order by all") == [
+        ("grade", emptied), ("school_name", emptied)]
 
 
 def test_an_incremental_build_takes_new_deliveries_as_a_full_rebuild_would(tmp_path: Path) -> None:
