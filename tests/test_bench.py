@@ -94,6 +94,12 @@ def test_a_small_bench_runs_and_the_pipeline_publishes_what_the_hand_written_sql
         assert report["stages"][stage]["pipeline_peak_rss_mb"] > 0
     assert report["indicator"]["equal"] and report["indicator"]["pipeline_rows"] > 0
     assert report["baseline"]["rows_landed"]["assessments"] == 20_000
-    assert report["incremental"]["success"] and report["incremental"]["rows"] == 10_000
+    increment = report["incremental"]  # in a process of its own, as Dagster's run launcher starts it
+    assert increment["success"] and increment["rows"] == 10_000 and increment["job"] == "ingest_riverbend_isd"
+    assert increment["seconds"] > increment["run_s"] + increment["defs_load_s"] > 0
+    assert increment["dbt"]["nodes"] > 0 and increment["dbt"]["outside_nodes_s"] > 0
     assert [goal["pass"] in (True, False) for goal in report["goals"]] == [True] * 5
     assert "PASS" in done.stdout or "MISS" in done.stdout
+    machine = report["machine"]  # what the figures were measured on, printed with them
+    assert machine["cpus"] >= 1 and machine["memory_gb"] > 0 and all(s > 0 for s in machine["import_s"].values())
+    assert f"{machine['cpus']} CPUs" in done.stdout and f"duckdb {machine['versions']['duckdb']}" in done.stdout

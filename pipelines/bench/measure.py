@@ -8,11 +8,16 @@ child (CHILDREN), which sampling can miss.
 
 from __future__ import annotations
 
+import platform
 import resource
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -28,6 +33,41 @@ def tree_rss_bytes(root: psutil.Process) -> int:
         except psutil.Error:  # it ended meanwhile
             pass
     return total
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
+
+
+def _import_seconds(python: Path, module: str) -> float | None:
+    started = time.perf_counter()
+    try:
+        done = subprocess.run([str(python), "-c", f"import {module}"], capture_output=True, check=False, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return round(time.perf_counter() - started, 2) if done.returncode == 0 else None
+
+
+def machine(dbt: Path) -> dict[str, Any]:
+    """What the figures were measured on. The absolute goals (definitions load, a delivery end to end)
+    depend mostly on how fast the machine starts Python programs: a new interpreter importing Dagster,
+    GX (a delivery's check step) and dbt-core (every dbt build, in dbt's own environment) is timed too."""
+    dbt_python = dbt.parent / "python"
+    imports = {"dagster": (Path(sys.executable), "dagster"),
+               "great_expectations": (Path(sys.executable), "great_expectations"),
+               "dbt": (dbt_python, "dbt.cli.main")}
+    return {
+        "cpu": _cpu_model(), "cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "platform": platform.platform(), "python": platform.python_version(),
+        "versions": {name: metadata.version(name) for name in ("dagster", "dagster-dbt", "great-expectations", "duckdb")},
+        "import_s": {name: _import_seconds(python, module) if python.exists() else None
+                     for name, (python, module) in imports.items()},
+    }
 
 
 def rusage_peaks_mb() -> dict[str, float]:
