@@ -247,8 +247,8 @@ def _dbt_lines(dbt: dict[str, Any], slowest: int) -> list[str]:
     if not dbt:
         return []
     kinds = ", ".join(f"{kind}s {seconds} s" for kind, seconds in dbt["seconds_by_kind"].items())
-    return [f"  dbt step {dbt['step_s']} s: {dbt['nodes']} nodes ({kinds}), dbt's start and end "
-            f"{dbt['outside_nodes_s']} s; slowest:",
+    return [f"  dbt step {dbt['step_s']} s: {dbt['nodes']} nodes ({kinds}), dbt outside its nodes (start, end, "
+            f"between nodes) {dbt['outside_nodes_s']} s; slowest:",
             *(f"    {node['seconds']:>9.2f} s  {node['node']}" for node in dbt["slowest"][:slowest])]
 
 

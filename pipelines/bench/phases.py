@@ -65,7 +65,8 @@ def _steps(instance: Any, run_id: str, sampler: Sampler) -> list[dict[str, Any]]
 
 def _dbt_nodes(instance: Any, run_id: str, steps: list[dict[str, Any]], limit: int = 12) -> dict[str, Any]:
     """The dbt step's nodes, from the durations dagster-dbt records on each model's materialization and
-    each test's check evaluation; the rest of the step is dbt's own start and end (one thread)."""
+    each test's check evaluation; the rest of the step is dbt's own time outside its nodes (its start and
+    end, and between nodes: one thread)."""
     import dagster as dg
 
     kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}

@@ -82,7 +82,7 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         # not against every delivery. One target folder per instance, not dagster-dbt's one per run: dbt's
         # partial parse is only reused under the same connection settings (the warehouse path is one), so a
         # fresh folder per run re-parsed the whole project every time (~5 s). No manifest.json or
-        # run_results.json (~0.7 s of each build): every node's result and duration is in the run's events
+        # run_results.json (0.5-0.7 s of each build): every node's result and duration is in the run's events
         # and dbt.log, and the definitions read the project's own manifest.
         args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json",
                 *(["--full-refresh"] if config.full_refresh else [])]
