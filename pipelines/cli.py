@@ -16,10 +16,11 @@ from rich.console import Console
 
 from pipelines.alerts.cli import digest
 from pipelines.bench.cli import bench, synth
-from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
-from pipelines.registry import RegistryError
-from pipelines.quality.suites import SuiteError
+from pipelines.core.partnership import ConfigError
+from pipelines.core.registry import RegistryError
+from pipelines.core.suites import SuiteError
 
 # soft_wrap: messages stay on one line whatever the terminal width (and whole in logs and pipes).
 console = Console(highlight=False, soft_wrap=True)
@@ -45,7 +46,7 @@ def _definitions():
 
     try:
         return build_definitions()
-    except (RegistryError, SuiteError) as exc:
+    except ConfigError as exc:
         _fail(str(exc))
 
 
@@ -69,7 +70,8 @@ def _print_run(label: str, summary) -> None:
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def demo(home: Path | None) -> None:
     """Run the whole pipeline on the bundled sample partners, in three delivery rounds."""
-    from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB
+    from pipelines.alerts.jobs import ALERTS_JOB
+    from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
     from pipelines.sample.api import SampleCollegeApi
     from pipelines.sample.stage import stage_round
@@ -139,7 +141,8 @@ def _print_summary(paths: Home) -> None:
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def run(home: Path | None) -> None:
     """Run the pipeline once on whatever partners have delivered, then alert partners."""
-    from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB
+    from pipelines.alerts.jobs import ALERTS_JOB
+    from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
 
     paths = Home.resolve(home).ensure()
@@ -191,7 +194,7 @@ def ui(home: Path | None) -> None:
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def indicators(home: Path | None) -> None:
     """The common agenda: each indicator's latest published value against baseline and target."""
-    from pipelines.agenda import AgendaError, load_agenda
+    from pipelines.core.agenda import AgendaError, load_agenda
 
     paths = Home.resolve(home)
     try:
@@ -241,7 +244,7 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
     from pipelines.ingest.readers import Delivery, format_for
     from pipelines.quality.checks import batch_query
     from pipelines.quality.validation import validate
-    from pipelines.registry import load_registry
+    from pipelines.core.registry import load_registry
 
     try:
         ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset(dataset_id, partner_id)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.home import Home
+from pipelines.core.home import Home
 
 
 @dataclass

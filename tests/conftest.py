@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.home import PROJECT_ROOT, Home
+from pipelines.core.home import PROJECT_ROOT, Home
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Where tests leave files for a person to look at (screenshots); printed at the end of the run.

@@ -9,9 +9,9 @@ import duckdb
 import pytest
 import yaml
 
-import pipelines.agenda as agenda_module
-from pipelines.agenda import TABLES, AgendaError, load_agenda, write_agenda
-from pipelines.home import PROJECT_ROOT
+import pipelines.core.agenda as agenda_module
+from pipelines.core.agenda import TABLES, AgendaError, load_agenda, write_agenda
+from pipelines.core.home import PROJECT_ROOT
 
 AGENDA = PROJECT_ROOT / "agenda.yml"
 INDICATORS = ["kindergarten_readiness", "grade3_reading", "grade8_math", "hs_graduation_4yr",

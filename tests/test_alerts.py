@@ -19,18 +19,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.alerts.assets import build_calendar_asset
-from pipelines.alerts.checks import FRESHNESS_CHECK
-from pipelines.alerts.clock import as_of_tag
-from pipelines.alerts.due import period_of
+from pipelines.quality.assets import build_calendar_asset
+from pipelines.quality.checks import FRESHNESS_CHECK
+from pipelines.core.clock import as_of_tag
+from pipelines.quality.due import period_of
 from pipelines.alerts.outbox import MAX_ATTEMPTS, backoff
-from pipelines.definitions import ALERTS_JOB, build_definitions
-from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.alerts.jobs import ALERTS_JOB
+from pipelines.definitions import build_definitions
+from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.models.project import run_dbt
 from pipelines.quality.checks import build_expectations_check
-from pipelines.registry import RegistryError, load_registry
-from pipelines.resources import BackboneResource
+from pipelines.core.registry import RegistryError, load_registry
+from pipelines.core.resources import BackboneResource
 from tests.conftest import Inbox, free_port
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.bench import synth
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT
 from pipelines.sample.world import FIXED_FILE, FLAWED_FILE, generate
 
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.agenda import load_agenda
-from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR
+from pipelines.core.agenda import load_agenda
+from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR
 from pipelines.quality.coverage import coverage_gaps
-from pipelines.registry import load_registry
+from pipelines.core.registry import load_registry
 
 REGISTRY = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
 FIELDS = ("race_ethnicity", "gender", "econ_disadvantaged", "english_learner", "special_education", "school_id")

@@ -4,7 +4,7 @@ with small-cell and complementary suppression.
 
 The raw tables are built here from the dataset spec (typed canonical columns + lineage), so the models
 are tested without running ingest; the agenda (schema `config`) is a one-indicator agenda written with
-`pipelines.agenda.write_agenda`, which shows that the agenda decides what is published.
+`pipelines.core.agenda.write_agenda`, which shows that the agenda decides what is published.
 dbt runs in process through its Python API. tests/test_indicators.py runs the same project on the
 real bundled sample.
 """
@@ -22,9 +22,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.agenda import TABLES as CONFIG_TABLES
-from pipelines.agenda import Agenda, write_agenda
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.agenda import TABLES as CONFIG_TABLES
+from pipelines.core.agenda import Agenda, write_agenda
+from pipelines.core.home import PROJECT_ROOT
 from pipelines.models.project import run_dbt
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"

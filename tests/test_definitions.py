@@ -9,8 +9,10 @@ from unittest import mock
 
 import dagster as dg
 
-from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB, build_definitions
-from pipelines.home import PROJECT_ROOT
+from pipelines.alerts.jobs import ALERTS_JOB
+from pipelines.definitions import build_definitions
+from pipelines.ingest.jobs import PIPELINE_JOB
+from pipelines.core.home import PROJECT_ROOT
 from tests.conftest import run_cli
 
 
@@ -110,7 +112,7 @@ def test_a_real_run_without_a_linking_key_refuses_to_start(tmp_path) -> None:
 
 
 def test_the_warehouse_keeps_to_a_memory_limit_that_the_environment_can_raise(tmp_path, monkeypatch) -> None:
-    from pipelines.resources import BackboneResource
+    from pipelines.core.resources import BackboneResource
 
     def limit() -> str:
         with BackboneResource(home=str(tmp_path)).warehouse() as con:
@@ -155,7 +157,7 @@ def test_the_pipeline_takes_a_full_refresh_of_the_dbt_models_as_run_config() -> 
 def test_a_new_instance_runs_one_warehouse_job_at_a_time(tmp_path) -> None:
     """DuckDB admits one writer process: the run queue of a new instance starts a run that writes to the
     warehouse only when no other such run is in progress, and every job's steps that write are in its pool."""
-    from pipelines.home import Home
+    from pipelines.core.home import Home
     from pipelines.runner import instance_for
 
     instance = instance_for(Home.resolve(tmp_path).ensure())

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT
 from tests.conftest import run_cli
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"

@@ -15,11 +15,12 @@ from typing import Any
 import duckdb
 import pytest
 
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT
 from pipelines.quality.gx_duckdb import ensure_duckdb_fix
-from pipelines.quality.suites import BATCH_LINEAGE_COLUMNS, Suite, SuiteError, load_suite
+from pipelines.quality.gx_suite import to_gx
+from pipelines.core.suites import BATCH_LINEAGE_COLUMNS, Suite, SuiteError, load_suite
 from pipelines.quality.validation import ExpectationOutcome, ValidationReport, validate
-from pipelines.sql import ident
+from pipelines.core.sql import ident
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
@@ -88,7 +89,7 @@ def test_gx_still_fails_on_duckdb_without_the_fix(tmp_path: Path) -> None:
         import sys
         from pathlib import Path
         from pipelines.quality import validation
-        from pipelines.quality.suites import load_suite
+        from pipelines.core.suites import load_suite
         validation.ensure_duckdb_fix = lambda: None  # GX as shipped
         report = validation.validate(Path(sys.argv[1]), sys.argv[2], load_suite("assessments", Path("expectations")))
         print(report.model_dump_json())
@@ -206,7 +207,7 @@ def test_a_run_that_cannot_start_is_a_failure_too(tmp_path: Path) -> None:
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_every_suite_file_loads_and_builds_a_gx_suite(dataset: str) -> None:
     suite = SUITES[dataset]
-    gx_suite = suite.to_gx()
+    gx_suite = to_gx(suite)
     assert gx_suite.name == dataset == suite.name
     assert len(gx_suite.expectations) == len(suite.expectations)
     assert suite.pseudonymize == ["student_id"] and set(suite.key) <= set(suite.columns)
@@ -283,7 +284,7 @@ def test_a_suite_gx_rejects_is_a_suite_error_too(tmp_path: Path) -> None:
     folder = _broken_suite(tmp_path, lambda d: d["expectations"][12].update(type="expect_column_values_to_be_awesome"))
     suite = load_suite("assessments", folder)
     with pytest.raises(SuiteError, match=r"assessments\.json: expectations\.12 \(expect_column_values_to_be_awesome\)"):
-        suite.to_gx()
+        to_gx(suite)
 
 
 def test_missing_and_unreadable_suites(tmp_path: Path) -> None:

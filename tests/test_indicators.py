@@ -6,7 +6,7 @@ straight from the files: read with the partner's column mapping (sources/partner
 the dataset spec says, student ids pseudonymized (a keyed SHA-256; any deterministic function links
 the same), lineage filled in. The checks are not run: every submission is 'accepted' except the
 district's flawed 2024-25 assessments file, 'quarantined' next to its accepted correction. The
-agenda is written with `pipelines.agenda.write_agenda`, then `dbt build` runs models and data
+agenda is written with `pipelines.core.agenda.write_agenda`, then `dbt build` runs models and data
 tests. Expected values are recomputed here from the sample files by hand.
 """
 
@@ -25,8 +25,8 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.agenda import load_agenda, period_start, write_agenda
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.agenda import load_agenda, period_start, write_agenda
+from pipelines.core.home import PROJECT_ROOT
 from pipelines.models.project import run_dbt
 from tests.test_dbt_models import _dbt_build, _env
 
@@ -99,7 +99,7 @@ def build_sample_warehouse(path: Path) -> None:
 def _land_sample(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
     from pipelines.ingest.landing import land
     from pipelines.ingest.readers import Delivery, format_for
-    from pipelines.registry import load_registry
+    from pipelines.core.registry import load_registry
 
     registry = load_registry(PARTNERS, PROJECT_ROOT / "expectations")
     refs = {ref.table: ref for ref in registry.datasets}

@@ -14,14 +14,14 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.landing import land_all
 from pipelines.ingest.pseudonym import pseudonym, upgrade_text_pseudonyms
 from pipelines.quality.checks import build_expectations_check
-from pipelines.registry import load_registry
-from pipelines.resources import BackboneResource
+from pipelines.core.registry import load_registry
+from pipelines.core.resources import BackboneResource
 from pipelines.sample.api import SampleCollegeApi
 from pipelines.sample.stage import stage_round
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.publish.serving import PrivacyRule, PublishRefused, publish
+from pipelines.core.privacy import PrivacyRule
+from pipelines.publish.serving import PublishRefused, publish
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
 RULES = {"indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
@@ -96,7 +97,7 @@ def test_every_mart_of_the_dbt_project_declares_its_privacy_rule() -> None:
     import json
 
     from pipelines.models.project import dbt_project
-    from pipelines.publish.serving import privacy_rules
+    from pipelines.core.privacy import privacy_rules
 
     manifest = json.loads(dbt_project().manifest_path.read_text())
     marts = {node["name"] for node in manifest["nodes"].values()

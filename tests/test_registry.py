@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR
-from pipelines.registry import RegistryError, load_registry
+from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR
+from pipelines.core.registry import RegistryError, load_registry
 
 
 def test_the_five_sample_partners_load_with_their_datasets() -> None:

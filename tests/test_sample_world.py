@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import openpyxl
 
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT
 from pipelines.sample.api import SampleCollegeApi
 from pipelines.sample.stage import stage_round
 from pipelines.sample.world import FIXED_FILE, FLAWED_FILE, generate

@@ -12,14 +12,15 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import pytest
 
-from pipelines.agenda import load_agenda
-from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR
+from pipelines.core.agenda import load_agenda
+from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR
 from pipelines.models.project import dbt_project
-from pipelines.publish.serving import privacy_rules, publish
-from pipelines.registry import load_registry
-from pipelines.scorecard import charts
-from pipelines.scorecard.build import build_site
-from pipelines.scorecard.data import SiteError
+from pipelines.core.privacy import privacy_rules
+from pipelines.publish.serving import publish
+from pipelines.core.registry import load_registry
+from pipelines.publish.scorecard import charts
+from pipelines.publish.scorecard.build import build_site
+from pipelines.publish.published import SiteError
 
 INDICATOR_COLUMNS = (
     "indicator_id varchar, period varchar, geography_level varchar, geography varchar, dimension varchar, "
@@ -197,7 +198,7 @@ def test_the_health_page_shows_each_partners_deliveries(tmp_path: Path) -> None:
 
 
 def test_the_activity_map_shows_overlaps_and_gaps() -> None:
-    from pipelines.scorecard.activity import activity_map
+    from pipelines.publish.scorecard.activity import activity_map
 
     agenda = load_agenda(AGENDA_FILE)
     mentoring = agenda.programs[1].model_copy(update={"indicators": ["grade3_reading", "grade8_math"]})

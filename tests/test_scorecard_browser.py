@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT
 from tests.conftest import ARTIFACTS, IN_CI
 
 CHROMIUM = Path("/usr/bin/chromium")

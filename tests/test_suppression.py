@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.models.project import run_dbt
-from pipelines.publish.serving import PrivacyRule, privacy_violations
+from pipelines.core.privacy import PrivacyRule
+from pipelines.publish.serving import privacy_violations
 
 RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
 SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")

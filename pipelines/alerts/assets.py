@@ -1,4 +1,4 @@
-"""Alerts assets: the delivery calendar dbt reads, the partner alert mails and the monthly digests.
+"""Alerts assets: the partner alert mails and the monthly digests.
 
 Mail assets queue their mails in the outbox and then send every queued mail whose retry is due,
 so whichever of them runs next also retries what an earlier run could not send.
@@ -9,40 +9,20 @@ import datetime as dt
 
 import dagster as dg
 
-from pipelines.alerts.clock import run_as_of
+from pipelines.core.clock import run_as_of
 from pipelines.alerts.compose import compose, new_problems, next_deliveries
 from pipelines.alerts.digest import compose_digest
 from pipelines.alerts.health import health_markdown, recent_health
-from pipelines.alerts.lateness import overdue_reminders, schedules, write_calendar
+from pipelines.quality.timeliness import due_statuses, overdue_reminders
 from pipelines.alerts.mail import MailerResource
 from pipelines.alerts.outbox import MAX_ATTEMPTS, Delivered, Undelivered, deliver_queued, enqueue, reported, undelivered
-from pipelines.registry import Registry
-from pipelines.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.core.agenda import Agenda
+from pipelines.core.registry import Registry
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
 
 ALERTS_KEY = dg.AssetKey(["alerts", "partner_alerts"])
 DIGESTS_KEY = dg.AssetKey(["alerts", "partner_digests"])
-CALENDAR_KEY = dg.AssetKey(["quality", "delivery_calendar"])  # the dbt source quality.delivery_calendar
-SUBMISSIONS_KEY = dg.AssetKey(["raw", "submissions"])
 MAIL_CHECK = "mail_delivered"
-
-
-def build_calendar_asset(registry: Registry) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=CALENDAR_KEY,
-        deps=[SUBMISSIONS_KEY],
-        group_name="models",
-        kinds={"duckdb"},
-        pool=WAREHOUSE_POOL,
-        description="Every delivery period of each partner dataset, from its first delivery to now, with its "
-        "due date (cadence and grace_days from the partner registry). dbt's partner_data_health reads it.",
-    )
-    def delivery_calendar(context: dg.AssetExecutionContext, backbone: BackboneResource) -> dg.MaterializeResult:
-        as_of = run_as_of(context.run.tags)
-        with backbone.warehouse() as con:
-            rows = write_calendar(con, registry, as_of)
-        return dg.MaterializeResult(metadata={"dagster/row_count": rows, "as_of": as_of.isoformat()})
-
-    return delivery_calendar
 
 
 def _retry(next_attempt_at: dt.datetime | None) -> str:
@@ -80,7 +60,7 @@ def _outbox_metadata(delivered: list[Delivered], waiting: list[Undelivered]) -> 
     }
 
 
-def build_alerts_asset(registry: Registry) -> dg.AssetsDefinition:
+def build_alerts_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinition:
     @dg.asset(
         key=ALERTS_KEY,
         group_name="alerts",
@@ -100,13 +80,14 @@ def build_alerts_asset(registry: Registry) -> dg.AssetsDefinition:
         as_of = run_as_of(context.run.tags)
         with backbone.warehouse() as con:
             problems = new_problems(con, registry)
-            by_table = schedules(con, registry.datasets, as_of)
+            by_table = due_statuses(con, registry.datasets, as_of)
             overdue = overdue_reminders(registry, by_table, reported(con))
             queued = 0
             for partner_id in sorted(problems.keys() | overdue.keys()):
                 partner = registry.partners[partner_id]
                 mine, late = problems.get(partner_id, []), overdue.get(partner_id, [])
-                mail = compose(partner, mine, late, next_deliveries(registry, partner, by_table), mailer.team_address)
+                mail = compose(partner, mine, late, next_deliveries(registry, partner, by_table), mailer.team_address,
+                               agenda)
                 queued += enqueue(con, mail, [item.key for item in [*mine, *late]], at=as_of)
             delivered = deliver_queued(con, mailer, backbone.paths.outbox, due_by=as_of)
             waiting = undelivered(con)
@@ -128,7 +109,7 @@ def build_alerts_asset(registry: Registry) -> dg.AssetsDefinition:
     return partner_alerts
 
 
-def build_digest_asset(registry: Registry) -> dg.AssetsDefinition:
+def build_digest_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinition:
     @dg.asset(
         key=DIGESTS_KEY,
         group_name="alerts",
@@ -142,7 +123,7 @@ def build_digest_asset(registry: Registry) -> dg.AssetsDefinition:
         as_of = run_as_of(context.run.tags)
         with backbone.warehouse() as con:
             queued = sum(
-                enqueue(con, compose_digest(con, registry, partner, as_of, mailer.team_address), [], at=as_of)
+                enqueue(con, compose_digest(con, registry, partner, as_of, mailer.team_address, agenda), [], at=as_of)
                 for partner in registry.partners.values()
             )
             delivered = deliver_queued(con, mailer, backbone.paths.outbox, due_by=as_of)

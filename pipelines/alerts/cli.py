@@ -32,18 +32,24 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     """A partner's monthly digest: its delivery health and the indicators its data feeds."""
     import duckdb
 
-    from pipelines.alerts.clock import utc_now
+    from pipelines.core.clock import utc_now
     from pipelines.alerts.digest import compose_digest
     from pipelines.alerts.mail import MailerResource
     from pipelines.alerts.outbox import deliver_queued, enqueue
-    from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, Home
-    from pipelines.quality.suites import SuiteError
-    from pipelines.registry import RegistryError, load_registry
+    from pipelines.core.agenda import AgendaError, load_agenda
+    from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, Home
+    from pipelines.core.registry import RegistryError, load_registry
+    from pipelines.core.suites import SuiteError
 
     try:
         registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
     except (RegistryError, SuiteError) as exc:
         _fail(str(exc))
+    try:
+        agenda = load_agenda(AGENDA_FILE, known_datasets=registry.dataset_names)
+    except AgendaError as exc:  # the digest still goes out, without the indicators
+        err.print(f"[yellow]warning:[/] {exc}; the digest leaves out the shared indicators")
+        agenda = None
     partner = registry.partners.get(partner_id)
     if partner is None:
         _fail(f"unknown partner '{partner_id}' (known partners: {', '.join(sorted(registry.partners))})")
@@ -53,12 +59,12 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
             # Read-only, and an empty in-memory database before the first run: a preview changes nothing.
             with duckdb.connect(str(paths.warehouse) if paths.warehouse.exists() else ":memory:",
                                 read_only=paths.warehouse.exists()) as con:
-                mail = compose_digest(con, registry, partner, as_of, mailer.team_address)
+                mail = compose_digest(con, registry, partner, as_of, mailer.team_address, agenda)
             console.print(f"To: {', '.join(mail.to)}\nCc: {', '.join(mail.cc)}\nSubject: {mail.subject}\n")
             console.print(mail.text, markup=False)
             return
         with duckdb.connect(str(paths.ensure().warehouse)) as con:
-            mail = compose_digest(con, registry, partner, as_of, mailer.team_address)
+            mail = compose_digest(con, registry, partner, as_of, mailer.team_address, agenda)
             new = enqueue(con, mail, [], at=as_of)
             delivered = deliver_queued(con, mailer, paths.outbox, due_by=as_of)
     except duckdb.IOException as exc:

@@ -19,15 +19,14 @@ from functools import cache
 import duckdb
 import jinja2
 
-from pipelines.agenda import AgendaError, load_agenda
-from pipelines.alerts.due import Schedule
-from pipelines.alerts.lateness import Overdue
+from pipelines.core.agenda import Agenda
+from pipelines.quality.due import DueStatus
+from pipelines.quality.timeliness import Overdue
 from pipelines.alerts.mail import Mail
 from pipelines.alerts.outbox import reported
-from pipelines.alerts.tables import table_exists
-from pipelines.home import AGENDA_FILE
-from pipelines.registry import DatasetRef, Partner, Registry, RegistryError
-from pipelines.sql import ident
+from pipelines.core.sql import table_exists
+from pipelines.core.registry import DatasetRef, Partner, Registry, RegistryError
+from pipelines.core.sql import ident
 
 EXAMPLE_ROWS = 10
 
@@ -77,12 +76,9 @@ def templates() -> jinja2.Environment:
     )
 
 
-def partnership() -> str:
+def partnership(agenda: Agenda | None) -> str:
     """The partnership's name as agenda.yml gives it, for the mails' wording and signature."""
-    try:
-        return load_agenda(AGENDA_FILE).partnership
-    except AgendaError:  # the pipeline reports the broken agenda itself; a mail still goes out
-        return "the partnership"
+    return agenda.partnership if agenda is not None else "the partnership"
 
 
 def _examples(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: str, rows: list[int]) -> list[dict]:
@@ -166,9 +162,9 @@ def new_problems(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str
     return problems
 
 
-def next_deliveries(registry: Registry, partner: Partner, schedules: dict[str, Schedule]) -> list[NextDelivery]:
+def next_deliveries(registry: Registry, partner: Partner, statuses: dict[str, DueStatus]) -> list[NextDelivery]:
     """When each of the partner's datasets is next due (only its own datasets)."""
-    return [NextDelivery(ref.dataset_id, schedules[ref.table].next_due, schedules[ref.table].next_due_passed)
+    return [NextDelivery(ref.dataset_id, statuses[ref.table].next_due, statuses[ref.table].next_due_passed)
             for ref in registry.datasets if ref.partner.id == partner.id]
 
 
@@ -187,12 +183,12 @@ def _subject(partner: Partner, problems: list[Problem], overdue: list[Overdue]) 
 
 
 def compose(partner: Partner, problems: list[Problem], overdue: list[Overdue], upcoming: list[NextDelivery],
-            team: str) -> Mail:
+            team: str, agenda: Agenda) -> Mail:
     """The partner's one mail for this run: its flawed deliveries, its overdue datasets, what is due next."""
     escalated = any(item.escalated for item in overdue)
     subject = _subject(partner, problems, overdue)
     context = {"partner": partner, "problems": problems, "overdue": overdue, "upcoming": upcoming,
-               "escalated": escalated, "subject": subject, "team": team, "partnership": partnership()}
+               "escalated": escalated, "subject": subject, "team": team, "partnership": partnership(agenda)}
     keys = sorted([problem.key for problem in problems] + [item.key for item in overdue])
     digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:16]
     return Mail(

@@ -15,14 +15,14 @@ from functools import cache
 import duckdb
 import yaml
 
-from pipelines.agenda import AgendaError, load_agenda
+from pipelines.core.agenda import Agenda
 from pipelines.alerts.compose import next_deliveries, partnership, templates
 from pipelines.alerts.health import recent_health
-from pipelines.alerts.lateness import schedules
+from pipelines.quality.timeliness import due_statuses
 from pipelines.alerts.mail import Mail
-from pipelines.alerts.tables import table_exists
-from pipelines.home import AGENDA_FILE, PROJECT_ROOT
-from pipelines.registry import Partner, Registry
+from pipelines.core.sql import table_exists
+from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.registry import Partner, Registry
 
 HEALTH_PERIODS = 3  # per dataset: enough to see a trend, short enough to read
 
@@ -51,13 +51,8 @@ def _community_geography() -> str:
     return str(project["vars"]["community_geography"])
 
 
-def fed_indicators(partner: Partner) -> dict[str, str] | None:
-    """{indicator id: title} of the agenda indicators drawing on the partner's datasets; None
-    when there is no usable agenda."""
-    try:
-        agenda = load_agenda(AGENDA_FILE)
-    except AgendaError:
-        return None
+def fed_indicators(agenda: Agenda, partner: Partner) -> dict[str, str]:
+    """{indicator id: title} of the agenda indicators drawing on the partner's datasets."""
     own = {f"{partner.id}.{dataset}" for dataset in partner.datasets}
     return {indicator.id: indicator.title for indicator in agenda.indicators if own & set(indicator.sources)}
 
@@ -82,16 +77,16 @@ def indicator_movements(con: duckdb.DuckDBPyConnection, indicators: dict[str, st
 
 
 def compose_digest(con: duckdb.DuckDBPyConnection, registry: Registry, partner: Partner, as_of: dt.datetime,
-                   team: str) -> Mail:
+                   team: str, agenda: Agenda | None) -> Mail:
     """The partner's digest for the month of `as_of` (one per month: the month is in its key)."""
     refs = [ref for ref in registry.datasets if ref.partner.id == partner.id]
-    indicators = fed_indicators(partner)
+    indicators = None if agenda is None else fed_indicators(agenda, partner)
     context = {
         "partner": partner,
-        "partnership": partnership(),
+        "partnership": partnership(agenda),
         "month": f"{as_of:%B %Y}",
         "health": recent_health(con, partner.id, periods=HEALTH_PERIODS),
-        "upcoming": next_deliveries(registry, partner, schedules(con, refs, as_of)),
+        "upcoming": next_deliveries(registry, partner, due_statuses(con, refs, as_of)),
         "movements": None if indicators is None else indicator_movements(con, indicators),
     }
     subject = f"Your monthly data digest, {context['month']}: {partner.name}"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.alerts.tables import table_exists
+from pipelines.core.sql import table_exists
 
 DELIVERED = ("on_time", "late")
 

@@ -17,9 +17,9 @@ from smtplib import SMTPException
 
 import duckdb
 
-from pipelines.alerts.clock import utc_now
+from pipelines.core.clock import utc_now
 from pipelines.alerts.mail import Mail, MailerResource
-from pipelines.alerts.tables import table_exists
+from pipelines.core.sql import table_exists, transaction
 
 RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
@@ -82,16 +82,15 @@ def enqueue(con: duckdb.DuckDBPyConnection, mail: Mail, problem_keys: list[str],
     if con.execute("select 1 from alerts.outbox where mail_key = ?", [mail.key]).fetchone():
         return False
     queued_at = at or utc_now()
-    con.execute("begin transaction")
-    con.execute(
-        "insert into alerts.outbox (mail_key, partner, recipients, cc, subject, text_body, html_body, status, "
-        "attempts, created_at, next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
-        [mail.key, mail.partner, json.dumps(list(mail.to)), json.dumps(list(mail.cc)), mail.subject, mail.text,
-         mail.html, queued_at, queued_at],
-    )
-    for key in problem_keys:
-        con.execute("insert or ignore into alerts.mail_problems values (?, ?)", [key, mail.key])
-    con.execute("commit")
+    with transaction(con):
+        con.execute(
+            "insert into alerts.outbox (mail_key, partner, recipients, cc, subject, text_body, html_body, status, "
+            "attempts, created_at, next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
+            [mail.key, mail.partner, json.dumps(list(mail.to)), json.dumps(list(mail.cc)), mail.subject, mail.text,
+             mail.html, queued_at, queued_at],
+        )
+        for key in problem_keys:
+            con.execute("insert or ignore into alerts.mail_problems values (?, ?)", [key, mail.key])
     return True
 
 

@@ -1,6 +1,6 @@
 """When alerts run by themselves: daily reminders, mail retries with backoff, monthly digests.
 
-Each run is stamped with its tick time (pipelines.alerts.clock), which it judges due dates and
+Each run is stamped with its tick time (pipelines.core.clock), which it judges due dates and
 backoff by.
 """
 
@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import duckdb
 
-from pipelines.alerts.clock import as_of_tag, utc_now
+from pipelines.core.clock import as_of_tag, utc_now
 from pipelines.alerts.outbox import due_for_retry
-from pipelines.resources import BackboneResource
+from pipelines.core.resources import BackboneResource
 
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition

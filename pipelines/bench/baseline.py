@@ -19,13 +19,13 @@ from typing import Any
 import duckdb
 import yaml
 
-from pipelines.agenda import load_agenda
+from pipelines.core.agenda import load_agenda
 from pipelines.bench.measure import Stopwatch
-from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT
+from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT
 from pipelines.ingest.pseudonym import pseudonym_sql
-from pipelines.quality.suites import Suite
-from pipelines.registry import DatasetRef, load_registry
-from pipelines.sql import ident, literal
+from pipelines.core.suites import Suite
+from pipelines.core.registry import DatasetRef, load_registry
+from pipelines.core.sql import ident, literal
 
 PARTNER = "riverbend_isd"
 DATASETS = ("enrollment", "assessments")

@@ -30,7 +30,7 @@ from typing import Any
 
 from pipelines.bench import baseline, synth
 from pipelines.bench.measure import Sampler, machine
-from pipelines.home import PROJECT_ROOT, Home
+from pipelines.core.home import PROJECT_ROOT, Home
 from pipelines.models.project import dbt_executable
 from pipelines.sample.world import ASSESSMENT_HEADER, CURRENT_YEAR, label, performance_level
 

@@ -97,7 +97,7 @@ def _dbt_nodes(instance: Any, run_id: str, steps: list[dict[str, Any]], limit: i
 def _export_indicator(serving: Path, destination: Path) -> int | None:
     import duckdb
 
-    from pipelines.sql import literal
+    from pipelines.core.sql import literal
 
     if not serving.exists():
         return None
@@ -122,7 +122,7 @@ def _load(sampler: Sampler) -> tuple[Any, Any, Any, dict[str, Any]]:
     imported = time.time()
     defs = build_definitions()
     loaded = time.time()
-    from pipelines.home import Home
+    from pipelines.core.home import Home
 
     paths = Home.resolve(os.environ["BACKBONE_HOME"]).ensure()
     instance = instance_for(paths)
@@ -150,7 +150,7 @@ def _run(defs: Any, instance: Any, paths: Any, job: str, sampler: Sampler, since
 def run_pipeline(result: Path) -> None:
     sampler = Sampler().start()
     defs, paths, instance, load = _load(sampler)
-    from pipelines.definitions import PIPELINE_JOB  # imported by the load already
+    from pipelines.ingest.jobs import PIPELINE_JOB  # imported by the load already
 
     figures = {**load, **_run(defs, instance, paths, PIPELINE_JOB, sampler, load["loaded"])}
     # the whole pass, definitions load included

@@ -35,8 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipelines.home import EXPECTATIONS_DIR
-from pipelines.quality.suites import load_suite
+from pipelines.core.home import EXPECTATIONS_DIR
+from pipelines.core.suites import load_suite
 from pipelines.sample.world import (
     ASSESSMENT_HEADER, CURRENT_YEAR, ENROLLMENT_HEADER, FLAW_KINDS, GRADUATION_HEADER, PARTICIPATION_HEADER,
     READINESS_HEADER, WAGE_HEADER, YEARS, CsvOut, Row, World, XlsxOut, assessment_rows, build_world,

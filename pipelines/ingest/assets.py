@@ -5,11 +5,16 @@ import dagster as dg
 
 from pipelines.ingest.deliveries import collect
 from pipelines.ingest.landing import Landed, land_all
-from pipelines.registry import DatasetRef, Registry
-from pipelines.resources import WAREHOUSE_POOL, BackboneResource
-from pipelines.sql import ident
+from pipelines.core.registry import DatasetRef, Registry
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.core.sql import ident
 
 DELIVERY_KINDS = {"csv_drop": "csv", "excel": "excel", "api": "api", "sql": "sql"}
+SUBMISSIONS = dg.AssetSpec(
+    ["raw", "submissions"], group_name="ingest", kinds={"duckdb"},
+    description="Every delivery: partner, dataset, file or URL, sha256, rows, status "
+    "(pending / accepted / quarantined / unreadable) and why. Written by the raw assets and their checks.",
+)
 
 
 def raw_key(ref: DatasetRef) -> dg.AssetKey:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from pipelines.home import Home
+from pipelines.core.home import Home
 from pipelines.ingest.readers import Delivery, format_for
-from pipelines.registry import FILE_KINDS, DatasetRef
+from pipelines.core.registry import FILE_KINDS, DatasetRef
 
 
 def inbox_dir(home: Home, ref: DatasetRef) -> Path:

@@ -18,11 +18,11 @@ from typing import Literal
 
 import duckdb
 
-from pipelines.alerts.clock import utc_now
+from pipelines.core.clock import utc_now
 from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_sql, upgrade_text_pseudonyms
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
-from pipelines.registry import DatasetRef
-from pipelines.sql import ident
+from pipelines.core.registry import DatasetRef
+from pipelines.core.sql import ident
 
 LINEAGE_COLUMNS = {
     "_partner": "VARCHAR",

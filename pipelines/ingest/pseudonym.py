@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import duckdb
 
 
-from pipelines.home import Home
-from pipelines.sql import ident
+from pipelines.core.home import Home
+from pipelines.core.sql import ident
 
 KEY_ENV = "BACKBONE_LINK_KEY"
 PSEUDONYM_TYPE = "UUID"  # the warehouse type of every pseudonymized column

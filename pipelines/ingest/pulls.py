@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from pipelines.ingest.readers import Delivery
-from pipelines.registry import DatasetRef, RestApi, SqlPull
+from pipelines.core.registry import DatasetRef, RestApi, SqlPull
 
 
 class PullError(RuntimeError):

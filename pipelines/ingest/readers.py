@@ -19,7 +19,7 @@ from typing import Literal
 
 import duckdb
 
-from pipelines.sql import ident, literal
+from pipelines.core.sql import ident, literal
 
 Format = Literal["csv", "xlsx", "jsonl"]
 TEXT_TABLE = "_delivery_text"

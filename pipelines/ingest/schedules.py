@@ -8,7 +8,7 @@ import dagster as dg
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from pipelines.registry import Partner, RestApi, SqlPull
+from pipelines.core.registry import Partner, RestApi, SqlPull
 
 
 def build_pull_schedule(partner: Partner, job: "UnresolvedAssetJobDefinition") -> dg.ScheduleDefinition:

@@ -11,14 +11,14 @@ import dagster as dg
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
     from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
-from pipelines.ingest.assets import raw_key
 from pipelines.ingest.deliveries import inbox_files
-from pipelines.registry import Partner, Registry
-from pipelines.resources import BackboneResource
+from pipelines.ingest.jobs import delivered_selection, partner_refs
+from pipelines.core.registry import Partner, Registry
+from pipelines.core.resources import BackboneResource
 
 
 def build_inbox_sensor(partner: Partner, registry: Registry, job: "UnresolvedAssetJobDefinition") -> dg.SensorDefinition:
-    refs = [ref for ref in registry.datasets if ref.partner.id == partner.id]
+    refs = partner_refs(registry, partner)
 
     @dg.sensor(
         name=f"inbox_{partner.id}",
@@ -37,8 +37,7 @@ def build_inbox_sensor(partner: Partner, registry: Registry, job: "UnresolvedAss
         signature = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
         run_key = hashlib.sha256(signature.encode()).hexdigest()[:20]
         # Only what depends on the datasets that have files: new assessments need not rebuild enrollment's models.
-        delivered = [raw_key(ref) for ref in refs if waiting[ref.dataset_id]]
-        selection = dg.AssetSelection.assets(*delivered).downstream() - dg.AssetSelection.groups("alerts")
+        selection = delivered_selection([ref for ref in refs if waiting[ref.dataset_id]])
         graph = context.repository_def.asset_graph
         return dg.SensorResult(run_requests=[dg.RunRequest(
             run_key=run_key, tags={"partner": partner.id}, asset_selection=sorted(selection.resolve(graph)),

@@ -12,12 +12,11 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging import version
 from pydantic import Field
 
-from pipelines.agenda import AgendaError, load_agenda, write_agenda
-from pipelines.home import AGENDA_FILE
+from pipelines.core.agenda import Agenda, write_agenda
 from pipelines.ingest.pseudonym import upgrade_text_pseudonyms
 from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
-from pipelines.registry import Registry
-from pipelines.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
+from pipelines.core.registry import Registry
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -123,7 +122,7 @@ def dbt_resource() -> DbtCliResource:
 AGENDA_KEYS = [dg.AssetKey(["config", table]) for table in ("indicators", "indicator_disaggregations", "programs")]
 
 
-def build_agenda_asset(registry: Registry) -> dg.AssetsDefinition:
+def build_agenda_asset(agenda: Agenda) -> dg.AssetsDefinition:
     @dg.multi_asset(
         specs=[dg.AssetSpec(key, group_name="models", kinds={"duckdb", "yaml"},
                             description=f"agenda.yml -> warehouse table config.{key.path[-1]}")
@@ -134,10 +133,6 @@ def build_agenda_asset(registry: Registry) -> dg.AssetsDefinition:
         "use the same indicator definitions, baselines, targets and breakdowns.",
     )
     def common_agenda(backbone: BackboneResource) -> Iterator[dg.MaterializeResult]:
-        try:
-            agenda = load_agenda(AGENDA_FILE, known_datasets={f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets})
-        except AgendaError as exc:
-            raise dg.Failure(description=str(exc)) from None
         with backbone.warehouse() as con:
             write_agenda(con, agenda)
         counts = {"indicators": len(agenda.indicators), "programs": len(agenda.programs),

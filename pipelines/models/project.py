@@ -19,7 +19,7 @@ from pathlib import Path
 from dagster_dbt import DbtProject
 from packaging import version
 
-from pipelines.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_ENV = PROJECT_ROOT / ".venv-dbt"

@@ -6,12 +6,12 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from pipelines.agenda import AgendaError, load_agenda
-from pipelines.home import AGENDA_FILE
+from pipelines.core.agenda import Agenda
 from pipelines.models.project import dbt_project
-from pipelines.publish.serving import PrivacyRule, PublishRefused, privacy_rules, publish
-from pipelines.registry import Registry
-from pipelines.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.core.privacy import MARTS_SCHEMA, PrivacyRule, privacy_rules
+from pipelines.publish.serving import PublishRefused, publish
+from pipelines.core.registry import Registry
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
 
 SERVING_KEY = dg.AssetKey(["publish", "serving_database"])
 
@@ -19,6 +19,13 @@ SERVING_KEY = dg.AssetKey(["publish", "serving_database"])
 def _privacy_rules() -> dict[str, list[PrivacyRule]]:
     """Each mart's privacy rule, as declared in its dbt yml."""
     return privacy_rules(json.loads(dbt_project().manifest_path.read_text()))
+
+
+def mart_keys() -> list[dg.AssetKey]:
+    """The asset keys of the dbt project's marts, which publish waits for."""
+    manifest = json.loads(dbt_project().manifest_path.read_text())
+    return sorted(dg.AssetKey([MARTS_SCHEMA, node["name"]]) for node in manifest["nodes"].values()
+                  if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA)
 
 
 def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
@@ -50,7 +57,7 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
     return serving_database
 
 
-def build_scorecard_asset(registry: Registry) -> dg.AssetsDefinition:
+def build_scorecard_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey(["publish", "scorecard_site"]),
         deps=[SERVING_KEY],
@@ -61,14 +68,14 @@ def build_scorecard_asset(registry: Registry) -> dg.AssetsDefinition:
     )
     def scorecard_site(backbone: BackboneResource) -> dg.MaterializeResult:
         # Jinja2 and the chart renderer load when the site is built, not with the definitions.
-        from pipelines.scorecard.build import build_site
-        from pipelines.scorecard.data import SiteError
+        from pipelines.publish.scorecard.build import build_site
+        from pipelines.publish.published import SiteError
 
         home = backbone.paths
         try:
-            site = build_site(home.serving, home.site, _privacy_rules(), load_agenda(AGENDA_FILE), registry,
+            site = build_site(home.serving, home.site, _privacy_rules(), agenda, registry,
                               chart_cache=home.chart_cache)
-        except (SiteError, AgendaError) as exc:
+        except SiteError as exc:
             raise dg.Failure(description=str(exc)) from None
         return dg.MaterializeResult(metadata={
             "site": dg.MetadataValue.path(str(site.index)),

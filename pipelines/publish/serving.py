@@ -13,10 +13,9 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.sql import ident, literal
+from pipelines.core.privacy import MARTS_SCHEMA, MIN_CELL_SIZE, PrivacyRule
+from pipelines.core.sql import ident, literal
 
-MIN_CELL_SIZE = 10
-MARTS_SCHEMA = "marts"
 
 
 class PublishRefused(RuntimeError):
@@ -48,28 +47,6 @@ def _csv_select(con: duckdb.DuckDBPyConnection, source: str) -> str:
 
 def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".new")
-
-
-@dataclass(frozen=True)
-class PrivacyRule:
-    """When `flag` is false every `sizes` column is at least the minimum; when true, `hidden` are NULL."""
-
-    flag: str
-    sizes: tuple[str, ...]
-    hidden: tuple[str, ...]
-
-
-def privacy_rules(manifest: dict) -> dict[str, list[PrivacyRule]]:
-    """Each mart's `config.meta.privacy` from the dbt manifest, by table name."""
-    rules = {}
-    for node in manifest["nodes"].values():
-        if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA:
-            declared = node["config"].get("meta", {}).get("privacy")
-            if declared is not None:
-                rules[node["name"]] = [
-                    PrivacyRule(rule["flag"], tuple(rule["sizes"]), tuple(rule["hidden"])) for rule in declared
-                ]
-    return rules
 
 
 def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule]) -> int:

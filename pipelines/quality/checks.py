@@ -1,8 +1,16 @@
-"""Blocking asset checks: each new submission is validated against its dataset's GX suite.
+"""The quality stage's asset checks.
 
-A submission that passes is accepted (staging reads only accepted submissions); one that fails
-is quarantined, the check fails, and Dagster stops everything downstream of that dataset, so
-the last good data stays published.
+- `expectations` (blocking), on each raw asset: each new submission is validated against its
+  dataset's GX suite. A submission that passes is accepted (staging reads only accepted
+  submissions); one that fails is quarantined, the check fails, and Dagster stops everything
+  downstream of that dataset, so the last good data stays published.
+- `delivered_on_time` (non-blocking), on each raw asset: fails while its partner is overdue.
+  Dagster's own freshness checks and policies judge when an asset was last materialized; a raw
+  asset is materialized by every ingest run whether or not its partner sent anything, so they
+  would always pass. These checks judge the partner's deliveries instead (raw.submissions,
+  pipelines.quality.due): a warning for one missed period and an error from the second in a row.
+  They run with every ingest of the dataset and with the alerts job (the daily reminder schedule).
+- `equity_coverage` (non-blocking), on indicator_values: warns when a required breakdown cannot be made.
 """
 
 
@@ -12,16 +20,16 @@ import json
 import dagster as dg
 import duckdb
 
-from pipelines.agenda import AgendaError, load_agenda
-from pipelines.alerts.clock import utc_now
-from pipelines.home import AGENDA_FILE
+from pipelines.core.agenda import Agenda
+from pipelines.core.clock import run_as_of, utc_now
 from pipelines.ingest.assets import raw_key
 from pipelines.ingest.landing import ensure_tables
 from pipelines.quality.coverage import coverage_gaps
+from pipelines.quality.timeliness import due_statuses
 from pipelines.quality.validation import ValidationReport, validate_batches
-from pipelines.registry import DatasetRef, Registry
-from pipelines.resources import WAREHOUSE_POOL, BackboneResource
-from pipelines.sql import ident, literal
+from pipelines.core.registry import DatasetRef, Registry
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.core.sql import ident, literal
 
 RESULTS_DDL = """
 create table if not exists quality.check_results (
@@ -141,7 +149,7 @@ def build_expectations_checks(registry: Registry) -> list[dg.AssetChecksDefiniti
     return [build_expectations_check(ref) for ref in registry.datasets]
 
 
-def build_equity_coverage_check(registry: Registry) -> dg.AssetChecksDefinition:
+def build_equity_coverage_check(registry: Registry, agenda: Agenda) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=dg.AssetKey(["marts", "indicator_values"]),
         name="equity_coverage",
@@ -152,11 +160,6 @@ def build_equity_coverage_check(registry: Registry) -> dg.AssetChecksDefinition:
         "from its datasets or mostly empty.",
     )
     def equity_coverage(backbone: BackboneResource) -> dg.AssetCheckResult:
-        try:
-            agenda = load_agenda(AGENDA_FILE)
-        except AgendaError as exc:
-            return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
-                                       metadata={"error": str(exc)})
         with backbone.warehouse(read_only=True) as con:
             gaps = coverage_gaps(agenda, registry, con)
         return dg.AssetCheckResult(
@@ -167,3 +170,51 @@ def build_equity_coverage_check(registry: Registry) -> dg.AssetChecksDefinition:
         )
 
     return equity_coverage
+
+
+FRESHNESS_CHECK = "delivered_on_time"
+
+
+def build_delivery_check(ref: DatasetRef) -> dg.AssetChecksDefinition:
+    partner = ref.partner
+
+    @dg.asset_check(
+        asset=raw_key(ref),
+        name=FRESHNESS_CHECK,
+        blocking=False,
+        pool=WAREHOUSE_POOL,
+        description=f"{partner.name} delivers {ref.dataset_id} once per {partner.cadence.value} period, due "
+        f"{partner.grace_period_days} days after the period starts. Warns when a period was missed, errors "
+        "from the second missed period in a row.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, backbone: BackboneResource) -> dg.AssetCheckResult:
+        as_of = run_as_of(context.run.tags)
+        with backbone.warehouse() as con:
+            status = due_statuses(con, [ref], as_of)[ref.table]
+        missed = ", ".join(period.label for period in reversed(status.missed))
+        if not status.first_received_at:
+            verdict = "No delivery yet: due dates start with the first delivery."
+        elif status.overdue:
+            verdict = f"Overdue: no delivery for {missed} (due on {status.missed[0].due_on})."
+        else:
+            verdict = f"Delivered on schedule; next delivery due by {status.next_due}."
+        return dg.AssetCheckResult(
+            passed=not status.overdue,
+            severity=dg.AssetCheckSeverity.ERROR if len(status.missed) >= 2 else dg.AssetCheckSeverity.WARN,
+            description=verdict,
+            metadata={
+                "as_of": as_of.isoformat(),
+                "cadence": partner.cadence.value,
+                "grace_days": partner.grace_period_days,
+                "current_period": status.current.label,
+                "last_delivery": status.last_received_at.isoformat() if status.last_received_at else "none yet",
+                "missed_periods": missed or "none",
+                "next_due": str(status.next_due) if status.next_due else "after the first delivery",
+            },
+        )
+
+    return _check
+
+
+def build_delivery_checks(registry: Registry) -> list[dg.AssetChecksDefinition]:
+    return [build_delivery_check(ref) for ref in registry.datasets]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.agenda import Agenda
-from pipelines.registry import DatasetRef, Registry
-from pipelines.sql import ident
+from pipelines.core.agenda import Agenda
+from pipelines.core.registry import DatasetRef, Registry
+from pipelines.core.sql import ident
 
 DIMENSION_FIELDS = {
     "race_ethnicity": "race_ethnicity",

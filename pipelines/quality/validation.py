@@ -4,7 +4,7 @@
 query asset over `query`, the whole query as one batch) and returns a plain report: for each
 expectation whether it passed, how many rows broke it, some of the values found and the source
 rows they came from. The query must expose the suite's canonical columns plus `_source_row` and
-`_parse_errors` (see `pipelines.quality.suites`). `validate_batches` does the same for several
+`_parse_errors` (see `pipelines.core.suites`). `validate_batches` does the same for several
 queries (one submission each) through one context and connection.
 
 Anything that goes wrong inside GX, for one expectation or for the whole run, is a failure carrying
@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from pipelines.quality.gx_duckdb import ensure_duckdb_fix
-from pipelines.quality.suites import UNEXPECTED_ROWS, Suite
+from pipelines.quality.gx_suite import gx_expectations
+from pipelines.core.suites import UNEXPECTED_ROWS, Suite
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -147,7 +148,7 @@ def _run(context: Any, datasource: SQLDatasource, name: str, query: str,
     in the suite."""
     batch = datasource.add_query_asset(name=name, query=query).add_batch_definition_whole_table("batch")
     unexpected_rows = {i for i, raw in enumerate(suite.expectations) if raw["type"] == UNEXPECTED_ROWS}
-    row_rules = [i for i, expectation in enumerate(suite.gx_expectations())
+    row_rules = [i for i, expectation in enumerate(gx_expectations(suite))
                  if _is_map_rule(expectation) or i in unexpected_rows]
     table_rules = [i for i in range(len(suite.expectations)) if i not in row_rules]
     results = _validate(context, batch, name, suite, table_rules, "table", _SUMMARY)
@@ -178,7 +179,7 @@ def _validate(context: Any, batch: Any, name: str, suite: Suite, indices: list[i
 
     if not indices:
         return {}
-    expectations = suite.gx_expectations()  # fresh objects: GX gives each an id when a suite takes it
+    expectations = gx_expectations(suite)  # fresh objects: GX gives each an id when a suite takes it
     chosen = [expectations[i] for i in indices]
     if result_format is _PASS:
         chosen = [_counting_only(expectation) for expectation in chosen]

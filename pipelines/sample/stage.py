@@ -18,7 +18,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
-from pipelines.home import Home
+from pipelines.core.home import Home
 
 API_PARTNER, SQL_PARTNER = "riverbend_college", "workforce_board"
 INBOX_SUFFIXES = (".csv", ".xlsx")

@@ -10,7 +10,7 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from pipelines.home import Home
+from pipelines.core.home import Home
 from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
 
 WAREHOUSE_POOL = "warehouse"  # DuckDB allows one writer process: every warehouse write joins this pool

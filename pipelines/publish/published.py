@@ -16,9 +16,9 @@ from typing import Any
 
 import duckdb
 
-from pipelines.agenda import period_start
-from pipelines.publish.serving import PrivacyRule
-from pipelines.sql import ident
+from pipelines.core.agenda import period_start
+from pipelines.core.privacy import PrivacyRule, hide_flagged
+from pipelines.core.sql import ident
 
 DATA_HEALTH = "partner_data_health"
 
@@ -98,11 +98,7 @@ def _rows(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule]) 
     result = con.execute(f"select * from {ident(table)}")
     names = [column[0] for column in result.description]
     rows = [dict(zip(names, row)) for row in result.fetchall()]
-    for row in rows:
-        for rule in rules:
-            if row[rule.flag]:
-                row.update(dict.fromkeys(rule.hidden))
-    return rows
+    return [hide_flagged(row, rules) for row in rows]
 
 
 def _typed(cls: type, rows: list[dict[str, Any]]) -> list:

@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
-from pipelines.quality.suites import Suite, SuiteError, load_suite
+from pipelines.core.config_model import StrictModel, describe_errors
+from pipelines.core.suites import Suite, SuiteError, load_suite
 
 PARTNER_ID = r"^[a-z][a-z0-9_]*$"
 
@@ -23,11 +24,7 @@ class RegistryError(ValueError):
     """A partner file cannot be used; the message says which file and field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Contact(_Strict):
+class Contact(StrictModel):
     name: str
     email: EmailStr
     role: str | None = None
@@ -69,19 +66,19 @@ _START_MONTHS = {
 _DEFAULT_GRACE_DAYS = {Cadence.monthly: 10, Cadence.quarterly: 30, Cadence.per_term: 45, Cadence.yearly: 120}
 
 
-class CsvDrop(_Strict):
+class CsvDrop(StrictModel):
     """Files dropped into BACKBONE_HOME/inbox/<partner>/ (a sensor watches the folder)."""
 
     kind: Literal["csv_drop"]
 
 
-class ExcelUpload(_Strict):
+class ExcelUpload(StrictModel):
     """Workbooks uploaded into BACKBONE_HOME/inbox/<partner>/."""
 
     kind: Literal["excel"]
 
 
-class RestApi(_Strict):
+class RestApi(StrictModel):
     """A paged JSON API with a bearer token, pulled on a schedule."""
 
     kind: Literal["api"]
@@ -94,7 +91,7 @@ class RestApi(_Strict):
     timeout_seconds: float = Field(default=30, gt=0)
 
 
-class SqlPull(_Strict):
+class SqlPull(StrictModel):
     """A SQL query against the partner's database (SQLAlchemy URL), pulled on a schedule."""
 
     kind: Literal["sql"]
@@ -106,7 +103,7 @@ Delivery = Annotated[CsvDrop | ExcelUpload | RestApi | SqlPull, Field(discrimina
 FILE_KINDS = ("csv_drop", "excel")
 
 
-class Dataset(_Strict):
+class Dataset(StrictModel):
     """How one of the partner's datasets arrives and how its columns map to ours."""
 
     files: str | None = Field(default=None, description="file-name pattern in the inbox")
@@ -120,7 +117,7 @@ _FIELDS_BY_KIND = {"csv_drop": {"files"}, "excel": {"files", "sheet"}, "api": {"
 _REQUIRED_BY_KIND = {"csv_drop": "files", "excel": "files", "api": "endpoint", "sql": "query"}
 
 
-class Partner(_Strict):
+class Partner(StrictModel):
     id: str = Field(pattern=PARTNER_ID)
     name: str
     kind: str
@@ -185,6 +182,11 @@ class Registry(BaseModel):
     partners: dict[str, Partner]
     datasets: list[DatasetRef]
 
+    @property
+    def dataset_names(self) -> set[str]:
+        """Every dataset as the agenda names it: 'partner.dataset'."""
+        return {f"{ref.partner.id}.{ref.dataset_id}" for ref in self.datasets}
+
     def dataset(self, dataset_id: str, partner_id: str | None = None) -> DatasetRef:
         matches = [
             ref
@@ -200,15 +202,6 @@ class Registry(BaseModel):
         return matches[0]
 
 
-def _describe(error: ValidationError) -> str:
-    lines = []
-    for item in error.errors():
-        where = ".".join(str(part) for part in item["loc"] if not str(part).startswith(("function-", "tagged-union")))
-        message = item["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {message}" if where else message)
-    return "; ".join(lines)
-
-
 def load_partner(path: Path, expectations_dir: Path) -> tuple[Partner, list[DatasetRef]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -221,7 +214,7 @@ def load_partner(path: Path, expectations_dir: Path) -> tuple[Partner, list[Data
     try:
         partner = Partner.model_validate({**data, "id": path.stem})
     except ValidationError as exc:
-        raise RegistryError(f"{path}: {_describe(exc)}") from None
+        raise RegistryError(f"{path}: {describe_errors(exc)}") from None
     refs = []
     for dataset_id, dataset in partner.datasets.items():
         try:

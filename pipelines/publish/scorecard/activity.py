@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.agenda import Agenda, Indicator, Program
-from pipelines.registry import Registry
+from pipelines.core.agenda import Agenda, Indicator, Program
+from pipelines.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import jinja2
 
-from pipelines.agenda import Agenda, Indicator
-from pipelines.publish.serving import PrivacyRule
-from pipelines.registry import Registry
-from pipelines.scorecard import pages
-from pipelines.scorecard.activity import activity_map, program_partner
-from pipelines.scorecard.charts import Figure, svg_cache
-from pipelines.scorecard.data import Published, load_published
-from pipelines.scorecard.formats import SUPPRESSED, count, day, pct, points
+from pipelines.core.agenda import Agenda, Indicator
+from pipelines.core.privacy import PrivacyRule
+from pipelines.core.registry import Registry
+from pipelines.publish.scorecard import pages
+from pipelines.publish.scorecard.activity import activity_map, program_partner
+from pipelines.publish.scorecard.charts import Figure, svg_cache
+from pipelines.publish.published import Published, load_published
+from pipelines.publish.scorecard.formats import SUPPRESSED, count, day, pct, points
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = (("index.html", "Overview"), ("benchmarking.html", "Bright spots"), ("partners.html", "Who works on what"),

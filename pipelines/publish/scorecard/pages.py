@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from pipelines.agenda import Agenda, Indicator, Program, period_kind, period_start
-from pipelines.scorecard import charts
-from pipelines.scorecard.charts import Figure, Table
-from pipelines.scorecard.data import Cell, Delivery, ProgramYear
-from pipelines.scorecard.formats import SUPPRESSED, count, day, pct, points
+from pipelines.core.agenda import Agenda, Indicator, Program, period_kind, period_start
+from pipelines.publish.scorecard import charts
+from pipelines.publish.scorecard.charts import Figure, Table
+from pipelines.publish.published import Cell, Delivery, ProgramYear
+from pipelines.publish.scorecard.formats import SUPPRESSED, count, day, pct, points
 
 DIMENSION_TITLES = {
     "race_ethnicity": "race/ethnicity",

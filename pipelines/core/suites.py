@@ -11,21 +11,20 @@ typed). Expectations may use those two columns and no other lineage column. An
 `unexpected_rows_expectation` must query `{batch}` and list in `meta.columns` the columns its rule
 is about (their values are shown with failures).
 
-Loading is strict and cheap (no Great Expectations import, which takes seconds); `Suite.to_gx()`
-builds the GX objects, and a file mistake found then is still a `SuiteError` naming file and field.
+Loading is strict and cheap (no Great Expectations import, which takes seconds); the quality stage
+builds the GX objects (`pipelines.quality.gx_suite`), and a file mistake found then is still a
+`SuiteError` naming file and field.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-if TYPE_CHECKING:
-    import great_expectations as gx
-    from great_expectations.expectations import Expectation
+from pipelines.core.config_model import StrictModel, describe_errors
 
 BATCH_LINEAGE_COLUMNS = ("_source_row", "_parse_errors")
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
@@ -42,29 +41,25 @@ class SuiteError(ValueError):
     """A suite file cannot be used; the message names the file and the field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _ExpectationMeta(_Strict):
+class _ExpectationMeta(StrictModel):
     notes: str = Field(min_length=1)
     columns: list[ColumnName] | None = None
 
 
-class _Expectation(_Strict):
+class _Expectation(StrictModel):
     type: str = Field(pattern=r"^(expect_[a-z0-9_]+|unexpected_rows_expectation)$")
     kwargs: dict[str, Any]
     meta: _ExpectationMeta
 
 
-class _SuiteMeta(_Strict):
+class _SuiteMeta(StrictModel):
     description: str = Field(min_length=1)
     columns: dict[ColumnName, DuckType] = Field(min_length=1)
     key: list[str] = Field(min_length=1)
     pseudonymize: list[str] = []
 
 
-class _SuiteFile(_Strict):
+class _SuiteFile(StrictModel):
     name: str
     meta: _SuiteMeta
     expectations: list[_Expectation] = Field(min_length=1)
@@ -82,34 +77,6 @@ class Suite(BaseModel):
     key: list[str]
     pseudonymize: list[str]
     expectations: list[dict[str, Any]]
-
-    def gx_expectations(self) -> list[Expectation]:
-        """The expectations as GX objects, in file order."""
-        from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
-
-        built = []
-        for index, raw in enumerate(self.expectations):
-            try:
-                built.append(ExpectationConfiguration(**raw).to_domain_obj())
-            except Exception as exc:  # GX raises its own and pydantic errors for a bad type or kwargs
-                raise SuiteError(f"{self.path}: expectations.{index} ({raw['type']}): {exc}") from None
-        return built
-
-    def to_gx(self) -> gx.ExpectationSuite:
-        # ExpectationSuite(expectations=[dict, ...]) would log and *drop* an invalid expectation,
-        # so the expectations are built (and fail loudly) first.
-        from great_expectations import ExpectationSuite
-
-        meta = {"description": self.description, "columns": self.columns, "key": self.key,
-                "pseudonymize": self.pseudonymize}
-        return ExpectationSuite(name=self.name, expectations=self.gx_expectations(), meta=meta)
-
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" if item["loc"] else item["msg"]
-        for item in error.errors()
-    )
 
 
 def _referenced_columns(expectation: _Expectation) -> list[tuple[str, str]]:
@@ -163,7 +130,7 @@ def load_suite(dataset_id: str, expectations_dir: Path) -> Suite:
     try:
         parsed = _SuiteFile.model_validate(data)
     except ValidationError as exc:
-        raise SuiteError(f"{path}: {_describe(exc)}") from None
+        raise SuiteError(f"{path}: {describe_errors(exc)}") from None
     _check(path, dataset_id, parsed)
     return Suite(
         name=parsed.name,

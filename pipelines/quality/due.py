@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pipelines.registry import Cadence, Partner
+from pipelines.core.registry import Cadence, Partner
 
 _TERMS = {1: "spring", 8: "fall"}
 
@@ -64,7 +64,7 @@ def periods_between(partner: Partner, first: dt.date, last: dt.date) -> list[Per
 
 
 @dataclass(frozen=True)
-class Schedule:
+class DueStatus:
     """Where one dataset stands at a moment: its current period, deliveries and missed periods."""
 
     as_of: dt.datetime
@@ -83,12 +83,12 @@ class Schedule:
         return self.next_due is not None and self.next_due < self.as_of.date()
 
 
-def schedule(partner: Partner, received: Iterable[dt.datetime], as_of: dt.datetime) -> Schedule:
+def due_status(partner: Partner, received: Iterable[dt.datetime], as_of: dt.datetime) -> DueStatus:
     """Where a dataset stands at `as_of`, given when its deliveries were received."""
     times = sorted(moment for moment in received if moment <= as_of)
     current = period_of(partner, as_of.date())
     if not times:
-        return Schedule(as_of, current, None, None, (), None)
+        return DueStatus(as_of, current, None, None, (), None)
     missed = []
     for period in reversed(periods_between(partner, times[0].date(), as_of.date())):
         if any(period.contains(moment) for moment in times):
@@ -97,4 +97,4 @@ def schedule(partner: Partner, received: Iterable[dt.datetime], as_of: dt.dateti
             missed.append(period)
     delivered_now = current.contains(times[-1])
     next_due = period_of(partner, current.end).due_on if delivered_now else current.due_on
-    return Schedule(as_of, current, times[0], times[-1], tuple(missed), next_due)
+    return DueStatus(as_of, current, times[0], times[-1], tuple(missed), next_due)

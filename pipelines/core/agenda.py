@@ -20,7 +20,10 @@ from typing import Annotated, Literal
 
 import duckdb
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipelines.core.config_model import StrictModel, describe_errors
+from pipelines.core.sql import transaction
 
 INDICATOR_ID = r"^[a-z][a-z0-9_]*$"
 PROGRAM_ID = r"^[A-Z][A-Z0-9-]*$"
@@ -60,8 +63,8 @@ class AgendaError(ValueError):
     """agenda.yml cannot be used; the message says which file and field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+class _Entry(StrictModel):
+    model_config = ConfigDict(str_strip_whitespace=True)
 
 
 def period_start(period: str) -> int:
@@ -73,7 +76,7 @@ def period_kind(period: str) -> str:
     return "school year" if SCHOOL_YEAR.match(period) else "year"
 
 
-class PeriodValue(_Strict):
+class PeriodValue(_Entry):
     """A value of the indicator in one period: a school year 'YYYY-YY' or a year 'YYYY'."""
 
     period: str
@@ -97,7 +100,7 @@ class PeriodValue(_Strict):
         raise ValueError(f"'{value}' is not a period: write a school year 'YYYY-YY' (e.g. '2024-25') or a year 'YYYY'")
 
 
-class Indicator(_Strict):
+class Indicator(_Entry):
     id: str = Field(pattern=INDICATOR_ID)
     title: str = Field(min_length=1)
     description: str = Field(min_length=1)
@@ -126,12 +129,12 @@ class Indicator(_Strict):
         return self
 
 
-class Measure(_Strict):
+class Measure(_Entry):
     measure: str
     description: str = Field(min_length=1)
 
 
-class Program(_Strict):
+class Program(_Entry):
     """A partner program's Results-Based Accountability measures (marts/program_performance)."""
 
     id: str = Field(pattern=PROGRAM_ID)
@@ -155,7 +158,7 @@ class Program(_Strict):
         return self
 
 
-class Agenda(_Strict):
+class Agenda(_Entry):
     partnership: str = Field(min_length=1)
     indicators: list[Indicator] = Field(min_length=1)
     programs: list[Program] = Field(default_factory=list)
@@ -181,38 +184,6 @@ class Agenda(_Strict):
         raise KeyError(indicator_id)
 
 
-def _where(loc: tuple, data: object) -> str:
-    """'indicators[grade8_math].baseline.value' from pydantic's ('indicators', 2, 'baseline', 'value')."""
-    parts: list[str] = []
-    node = data
-    for part in loc:
-        if isinstance(part, str) and part.startswith(("function-", "tagged-union")):
-            continue
-        if isinstance(part, int) and parts and parts[-1] in ("indicators", "programs"):
-            item = node[part] if isinstance(node, list) and part < len(node) else None
-            name = item.get("id") if isinstance(item, dict) else None
-            parts[-1] += f"[{name}]" if isinstance(name, str) else f"[{part}]"
-        else:
-            parts.append(str(part))
-        try:
-            node = node[part]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            node = None
-    return ".".join(parts)
-
-
-def _describe(error: ValidationError, data: object) -> str:
-    lines = []
-    for item in error.errors():
-        where = _where(item["loc"], data)
-        message = item["msg"].removeprefix("Value error, ")
-        if where and re.match(r"^[a-z_][a-z0-9_.]*: ", message):  # a validator naming the field inside
-            lines.append(f"{where}.{message}")
-        else:
-            lines.append(f"{where}: {message}" if where else message)
-    return "; ".join(lines)
-
-
 def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -> Agenda:
     """Read and validate agenda.yml. `known_datasets` ('partner.dataset', e.g. from the partner
     registry), when given, is what every indicator's and program's sources must name."""
@@ -228,7 +199,7 @@ def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -
     try:
         agenda = Agenda.model_validate(data)
     except ValidationError as exc:
-        raise AgendaError(f"{path}: {_describe(exc, data)}") from None
+        raise AgendaError(f"{path}: {describe_errors(exc, data, named_lists=('indicators', 'programs'))}") from None
     if known_datasets is not None:
         known = set(known_datasets)
         for kind, items in (("indicators", agenda.indicators), ("programs", agenda.programs)):
@@ -259,8 +230,7 @@ def write_agenda(con: duckdb.DuckDBPyConnection, agenda: Agenda) -> None:
     """Replace the tables of schema `config` with the agenda, in one transaction: a reader sees the
     old agenda or the new one, never a mix, and a failure leaves the old one in place."""
     rows = agenda_rows(agenda)
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(f"create schema if not exists {CONFIG_SCHEMA}")
         for table, columns in TABLES.items():
             ddl = ", ".join(f"{name} {kind}" for name, kind in columns.items())
@@ -268,7 +238,3 @@ def write_agenda(con: duckdb.DuckDBPyConnection, agenda: Agenda) -> None:
             if rows[table]:
                 con.executemany(
                     f"insert into {CONFIG_SCHEMA}.{table} values ({', '.join('?' * len(columns))})", rows[table])
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise

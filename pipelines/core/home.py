@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_HOME = ".backbone"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 AGENDA_FILE = PROJECT_ROOT / "agenda.yml"

@@ -1,4 +1,4 @@
-"""Each partner dataset's deliveries (raw.submissions) against its due dates (pipelines.alerts.due).
+"""Each partner dataset's deliveries (raw.submissions) against its due dates (pipelines.quality.due).
 
 Feeds the freshness checks, the reminders, and `quality.delivery_calendar`, the periods dbt's
 partner_data_health mart reports on: the calendar is computed here, once, and dbt only joins it.
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.alerts.due import Period, Schedule, periods_between, schedule
-from pipelines.alerts.tables import table_exists
-from pipelines.registry import DatasetRef, Registry
+from pipelines.quality.due import DueStatus, Period, due_status, periods_between
+from pipelines.core.sql import table_exists, transaction
+from pipelines.core.registry import DatasetRef, Registry
 
 CALENDAR_DDL = """
 create schema if not exists quality;
@@ -32,14 +32,14 @@ create or replace table quality.delivery_calendar (
 """
 
 
-def schedules(con: duckdb.DuckDBPyConnection, refs: Iterable[DatasetRef], as_of: dt.datetime) -> dict[str, Schedule]:
+def due_statuses(con: duckdb.DuckDBPyConnection, refs: Iterable[DatasetRef], as_of: dt.datetime) -> dict[str, DueStatus]:
     """Each dataset's schedule at `as_of`, by raw table name."""
     received: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
     if table_exists(con, "raw", "submissions"):
         for partner, dataset, received_at in con.execute(
                 "select partner, dataset, received_at from raw.submissions").fetchall():
             received[(partner, dataset)].append(received_at)
-    return {ref.table: schedule(ref.partner, received[(ref.partner.id, ref.dataset_id)], as_of) for ref in refs}
+    return {ref.table: due_status(ref.partner, received[(ref.partner.id, ref.dataset_id)], as_of) for ref in refs}
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def reminder_key(ref: DatasetRef, period: Period) -> str:
     return f"late:{ref.table}:{period.label}"
 
 
-def overdue_reminders(registry: Registry, by_table: dict[str, Schedule], already: set[str]) -> dict[str, list[Overdue]]:
+def overdue_reminders(registry: Registry, by_table: dict[str, DueStatus], already: set[str]) -> dict[str, list[Overdue]]:
     """Overdue datasets not yet reminded about for their latest missed period, by partner id."""
     found: dict[str, list[Overdue]] = defaultdict(list)
     for ref in registry.datasets:
@@ -77,7 +77,7 @@ def overdue_reminders(registry: Registry, by_table: dict[str, Schedule], already
 def write_calendar(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: dt.datetime) -> int:
     """Replace quality.delivery_calendar with every period from each dataset's first delivery to `as_of`."""
     rows = []
-    by_table = schedules(con, registry.datasets, as_of)
+    by_table = due_statuses(con, registry.datasets, as_of)
     for ref in registry.datasets:
         first = by_table[ref.table].first_received_at
         if first is None:
@@ -85,13 +85,8 @@ def write_calendar(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: dt
         for period in periods_between(ref.partner, first.date(), as_of.date()):
             rows.append((ref.partner.id, ref.dataset_id, ref.partner.cadence.value, period.label, period.start,
                          period.end, period.due_on, as_of))
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         con.execute(CALENDAR_DDL)
         if rows:
             con.executemany("insert into quality.delivery_calendar values (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
     return len(rows)
