@@ -17,7 +17,7 @@ from rich.console import Console
 from pipelines.alerts.cli import digest
 from pipelines.bench.cli import bench, synth
 from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
-from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
+from pipelines.core.linkkey import LinkKeyMissing, resolve_link_key
 from pipelines.core.partnership import ConfigError
 from pipelines.core.registry import RegistryError
 from pipelines.core.suites import SuiteError
@@ -243,8 +243,9 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
     from pipelines.ingest.landing import land
     from pipelines.ingest.readers import Delivery, format_for
     from pipelines.quality.checks import batch_query
-    from pipelines.quality.validation import validate
     from pipelines.core.registry import load_registry
+    from pipelines.core.warehouse import connect
+    from pipelines.quality.validation import validate
 
     try:
         ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset(dataset_id, partner_id)
@@ -255,7 +256,7 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="backbone-check-") as scratch:
         database = Path(scratch) / "check.duckdb"
         delivery = Delivery(path, source=path.name, format=format_for(path), sheet=ref.config.sheet)
-        with duckdb.connect(str(database)) as con:
+        with connect(database) as con:
             # A throwaway key: the file never leaves this machine, its IDs need no linking.
             landed = land(con, ref, delivery, secrets.token_bytes(32), Path(scratch) / "archive")
         if landed.status == "unreadable":

@@ -18,7 +18,9 @@ from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Ho
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.landing import land_all
-from pipelines.ingest.pseudonym import pseudonym, upgrade_text_pseudonyms
+from pipelines.core.migrations import migrate
+from pipelines.core.warehouse import connect
+from pipelines.ingest.pseudonym import pseudonym
 from pipelines.quality.checks import build_expectations_check
 from pipelines.core.registry import load_registry
 from pipelines.core.resources import BackboneResource
@@ -82,7 +84,7 @@ def test_a_csv_drop_lands_typed_pseudonymized_rows_with_lineage(home: Home) -> N
 def test_an_instance_landed_with_text_pseudonyms_keeps_linking_its_students(home: Home) -> None:
     """Pseudonyms were once the HMAC's 64 hex characters: the next delivery converts the landed rows to
     today's UUIDs (the same HMAC's first half), so a student's old and new records still link, and the
-    next dbt build converts the tables built from them the same way."""
+    tables built from them are converted the same way."""
     source = HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"
     student = _csv_rows(source)[0]["State Student ID"]
     old_pseudonym = hmac.new(b"test-link-key", student.encode(), hashlib.sha256).hexdigest()
@@ -101,10 +103,11 @@ def test_an_instance_landed_with_text_pseudonyms_keeps_linking_its_students(home
     rows = _query(home, 'select school_year, _source from raw."riverbend_isd__enrollment" where student_id = ? '
                         "order by school_year", [new_pseudonym])
     assert rows == [("2020-21", None), ("2021-22", "enrollment_2021-22.csv")]
-    with duckdb.connect(str(home.warehouse)) as con:  # what the dbt step does before dbt runs
-        assert upgrade_text_pseudonyms(con, ["student_id"]) == ["staging.stg_riverbend_isd__enrollment"]
-        assert upgrade_text_pseudonyms(con, ["student_id"]) == []  # once
+    # The run's schema migration converted the modelled copies too, and is recorded: it runs once.
     assert _query(home, "select student_id, school_year from staging.enrolled") == [(new_pseudonym, "2020-21")]
+    assert _query(home, "select name from meta.schema_migrations where number = 5") == [("student pseudonyms as UUIDs",)]
+    with duckdb.connect(str(home.warehouse)) as con:
+        assert migrate(con) == []
 
 
 def test_delivering_the_same_bytes_twice_is_a_no_op(home: Home) -> None:
@@ -169,7 +172,7 @@ def test_landing_several_files_gives_the_database_its_threads_back(home: Home) -
     come back afterwards, or everything else on that database would run on one core."""
     files = [HISTORY / "riverbend_isd" / f"enrollment_{year}.csv" for year in ("2021-22", "2022-23")]
     deliveries = [readers.Delivery(path, path.name, "csv") for path in files]
-    with duckdb.connect(str(home.warehouse)) as con:
+    with connect(home.warehouse) as con:
         con.execute("set threads = 2")
         landed = list(land_all(con, REGISTRY.dataset("enrollment"), deliveries, b"key", home.archive))
         assert [item.status for item in landed] == ["pending", "pending"]

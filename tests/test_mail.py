@@ -15,6 +15,7 @@ from cryptography.x509.oid import NameOID
 
 from pipelines.alerts.mail import Mail, MailerResource
 from pipelines.alerts.outbox import deliver_queued, enqueue
+from pipelines.core.warehouse import connect
 from tests.conftest import Inbox, free_port
 
 MAIL = Mail(key="riverbend_isd-alert-1", partner="riverbend_isd", to=("a@isd.example.org", "b@isd.example.org"),
@@ -97,7 +98,7 @@ def test_a_mail_server_that_is_down_keeps_the_mail_queued_and_it_is_sent_once_la
     tmp_path: Path, smtp_server: tuple[Inbox, int]
 ) -> None:
     inbox, port = smtp_server
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con = connect(tmp_path / "w.duckdb")  # the warehouse as the pipeline opens it: schema migrated
     assert enqueue(con, MAIL, ["sub-1:quarantined"])
     assert not enqueue(con, MAIL, ["sub-1:quarantined"])  # same key: queued once
 

@@ -40,6 +40,7 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, Home
     from pipelines.core.registry import RegistryError, load_registry
     from pipelines.core.suites import SuiteError
+    from pipelines.core.warehouse import connect
 
     try:
         registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
@@ -63,7 +64,7 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
             console.print(f"To: {', '.join(mail.to)}\nCc: {', '.join(mail.cc)}\nSubject: {mail.subject}\n")
             console.print(mail.text, markup=False)
             return
-        with duckdb.connect(str(paths.ensure().warehouse)) as con:
+        with connect(paths.ensure().warehouse) as con:
             mail = compose_digest(con, registry, partner, as_of, mailer.team_address, agenda)
             new = enqueue(con, mail, [], at=as_of)
             delivered = deliver_queued(con, mailer, paths.outbox, due_by=as_of)

@@ -24,32 +24,6 @@ from pipelines.core.sql import table_exists, transaction
 RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
 
-OUTBOX_DDL = """
-create schema if not exists alerts;
-create table if not exists alerts.outbox (
-    mail_key varchar primary key,
-    partner varchar not null,
-    recipients varchar not null,   -- JSON list (To)
-    subject varchar not null,
-    text_body varchar not null,
-    html_body varchar not null,
-    status varchar not null,       -- queued | sent | failed (given up)
-    attempts integer not null,
-    last_error varchar,
-    created_at timestamp not null,
-    sent_at timestamp,
-    sent_to varchar
-);
--- Columns added later are added to an existing instance's table in place.
-alter table alerts.outbox add column if not exists cc varchar;             -- JSON list
-alter table alerts.outbox add column if not exists next_attempt_at timestamp;
-create table if not exists alerts.mail_problems (
-    problem_key varchar primary key,  -- what was reported (a quarantined submission, a missed period)
-    mail_key varchar not null
-);
-"""
-
-
 @dataclass(frozen=True)
 class Delivered:
     mail_key: str
@@ -66,19 +40,13 @@ def backoff(attempts: int) -> dt.timedelta:
     return RETRY_AFTER * 2 ** (attempts - 1)
 
 
-def ensure_outbox(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(OUTBOX_DDL)
-
-
 def reported(con: duckdb.DuckDBPyConnection) -> set[str]:
-    ensure_outbox(con)
     return {row[0] for row in con.execute("select problem_key from alerts.mail_problems").fetchall()}
 
 
 def enqueue(con: duckdb.DuckDBPyConnection, mail: Mail, problem_keys: list[str],
             at: dt.datetime | None = None) -> bool:
     """Queue `mail` (due at once) unless its key is already known; returns whether it was new."""
-    ensure_outbox(con)
     if con.execute("select 1 from alerts.outbox where mail_key = ?", [mail.key]).fetchone():
         return False
     queued_at = at or utc_now()
@@ -97,7 +65,6 @@ def enqueue(con: duckdb.DuckDBPyConnection, mail: Mail, problem_keys: list[str],
 def deliver_queued(con: duckdb.DuckDBPyConnection, mailer: MailerResource, outbox_dir: Path,
                    due_by: dt.datetime | None = None) -> list[Delivered]:
     """Try the queued mails whose backoff has passed by `due_by`; every queued mail when None."""
-    ensure_outbox(con)
     now = due_by or utc_now()
     queued = con.execute(
         "select mail_key, partner, recipients, coalesce(cc, '[]'), subject, text_body, html_body, attempts "
@@ -144,7 +111,6 @@ class Undelivered:
 
 def undelivered(con: duckdb.DuckDBPyConnection) -> list[Undelivered]:
     """Mails still waiting for a retry, and those given up."""
-    ensure_outbox(con)
     rows = con.execute(
         "select mail_key, partner, subject, status, attempts, last_error, next_attempt_at from alerts.outbox "
         "where status in ('queued', 'failed') order by created_at, mail_key"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,19 +10,10 @@ import duckdb
 from pydantic import Field
 
 from pipelines.core.home import Home
-from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
+from pipelines.core.linkkey import LinkKeyMissing, resolve_link_key
+from pipelines.core.warehouse import connect
 
 WAREHOUSE_POOL = "warehouse"  # DuckDB allows one writer process: every warehouse write joins this pool
-# DuckDB takes 80% of the machine's memory by default; with a limit it spills to disk instead. At 10M
-# assessment rows `dbt build` peaked at 6.3 GB without it and 1.4 GB with 1GB, in the same time.
-# dbt_project/profiles.yml has the same default.
-DEFAULT_MEMORY_LIMIT = "1GB"
-
-
-def duckdb_memory_limit() -> str:
-    """The warehouse's DuckDB memory limit: $BACKBONE_DUCKDB_MEMORY_LIMIT (e.g. '4GB'), else 1GB."""
-    return os.environ.get("BACKBONE_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
-
 
 class BackboneResource(dg.ConfigurableResource):
     """The instance directory (warehouse, archive, inbox, outputs) and the linking key."""
@@ -45,10 +35,7 @@ class BackboneResource(dg.ConfigurableResource):
         path = self.paths.warehouse
         if read_only and not path.exists():
             raise dg.Failure(description=f"The warehouse {path} does not exist yet: run the ingest first.")
-        con = duckdb.connect(str(path), read_only=read_only)
-        # SET, not connect(config=...): a process may hold the same file open already (dbt in process,
-        # tests), and DuckDB refuses a second connection whose config differs from the first.
-        con.execute("set memory_limit = ?", [duckdb_memory_limit()])
+        con = connect(path, read_only=read_only)
         try:
             yield con
         finally:

@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from pipelines.core.clock import utc_now
-from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_sql, upgrade_text_pseudonyms
+from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_sql
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
 from pipelines.core.registry import DatasetRef
 from pipelines.core.sql import ident
@@ -33,24 +33,6 @@ LINEAGE_COLUMNS = {
     "_source_row": "BIGINT",
     "_parse_errors": "VARCHAR",
 }
-
-SUBMISSIONS_DDL = """
-create table if not exists raw.submissions (
-    submission_id varchar primary key,
-    partner varchar not null,
-    dataset varchar not null,
-    source varchar not null,
-    sha256 varchar not null,
-    size_bytes bigint not null,
-    archive_path varchar not null,
-    received_at timestamp not null,
-    row_count bigint not null,
-    parse_error_rows bigint not null,
-    status varchar not null,      -- pending | accepted | quarantined | unreadable
-    status_reason varchar,
-    checked_at timestamp
-)
-"""
 
 _INTEGER_TYPES = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
 LANDING_WORKERS = 2  # see land_all
@@ -103,14 +85,11 @@ def _landed_columns(ref: DatasetRef) -> dict[str, str]:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection, ref: DatasetRef) -> None:
-    con.execute("create schema if not exists raw")
-    con.execute(SUBMISSIONS_DDL)
+    """The dataset's landing table as its suite declares it (raw.submissions is a migration's)."""
     table = f"raw.{ident(ref.table)}"
     columns = _landed_columns(ref)
     ddl = ", ".join(f"{ident(name)} {duck_type}" for name, duck_type in columns.items())
     con.execute(f"create table if not exists {table} ({ddl})")
-    # Rows landed before pseudonyms were UUIDs are converted before new ones join them.
-    upgrade_text_pseudonyms(con, ref.suite.pseudonymize, schemas=["raw"], table=ref.table)
     existing = {row[0] for row in con.execute(f"describe {table}").fetchall()}
     # A suite may gain columns later: add them, never drop or retype what has landed.
     for name, duck_type in columns.items():

@@ -13,10 +13,10 @@ from packaging import version
 from pydantic import Field
 
 from pipelines.core.agenda import Agenda, write_agenda
-from pipelines.ingest.pseudonym import upgrade_text_pseudonyms
 from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
 from pipelines.core.registry import Registry
-from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.core.warehouse import duckdb_memory_limit
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -60,7 +60,6 @@ class DbtBuildConfig(dg.Config):
 
 def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
     project = dbt_project()
-    pseudonymized = sorted({column for ref in registry.datasets for column in ref.suite.pseudonymize})
 
     @dbt_assets(
         manifest=project.manifest_path,
@@ -71,9 +70,8 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
     )
     def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource,
                 config: DbtBuildConfig) -> Iterator:
-        with backbone.warehouse() as con:  # an instance from before pseudonyms were UUIDs
-            for table in upgrade_text_pseudonyms(con, pseudonymized):
-                context.log.info(f"{table}: pseudonyms converted from text to UUIDs")
+        with backbone.warehouse():  # an older instance's schema is brought up to date before dbt reads it
+            pass
         # profiles.yml reads the warehouse path and memory limit from the environment of the dbt process.
         os.environ["BACKBONE_WAREHOUSE"] = str(backbone.paths.warehouse)
         os.environ["BACKBONE_DUCKDB_MEMORY_LIMIT"] = duckdb_memory_limit()

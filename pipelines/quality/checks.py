@@ -23,30 +23,12 @@ import duckdb
 from pipelines.core.agenda import Agenda
 from pipelines.core.clock import run_as_of, utc_now
 from pipelines.ingest.assets import raw_key
-from pipelines.ingest.landing import ensure_tables
 from pipelines.quality.coverage import coverage_gaps
 from pipelines.quality.timeliness import due_statuses
 from pipelines.quality.validation import ValidationReport, validate_batches
 from pipelines.core.registry import DatasetRef, Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.core.sql import ident, literal
-
-RESULTS_DDL = """
-create table if not exists quality.check_results (
-    submission_id varchar not null,
-    expectation varchar not null,
-    columns varchar,
-    notes varchar,
-    success boolean not null,
-    element_count bigint,
-    unexpected_count bigint,
-    unexpected_percent double,
-    sample_values varchar,   -- JSON list
-    sample_rows varchar,     -- JSON list of source row numbers
-    error varchar
-)
-"""
-
 
 def batch_query(ref: DatasetRef, submission_id: str, loaded_at: dt.datetime | None = None) -> str:
     """The rows GX sees: canonical columns plus the row number and type errors of one submission.
@@ -90,9 +72,6 @@ def _reason(report: ValidationReport) -> str:
 def check_new_submissions(backbone: BackboneResource, ref: DatasetRef) -> tuple[bool, dict[str, object]]:
     """Validate every submission of `ref` not yet checked; return (passed, metadata)."""
     with backbone.warehouse() as con:
-        ensure_tables(con, ref)
-        con.execute("create schema if not exists quality")
-        con.execute(RESULTS_DDL)
         new = con.execute(
             "select submission_id, source, status, status_reason, received_at from raw.submissions "
             "where partner = ? and dataset = ? and checked_at is null order by received_at, submission_id",
