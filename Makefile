@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,postgres]'
 	touch $(STAMP)
 
-# dbt's own environment: the pipeline runs dbt as a command and never imports dbt-core (~1.3 s of
-# every definitions load). Its duckdb is the main environment's version: both write the warehouse.
+# dbt's own environment: the pipeline runs dbt as a command and never imports dbt-core (loading the
+# definitions would pay for it). Its duckdb is the main environment's version: both write the warehouse.
 $(DBT_STAMP): dbt_project/requirements.txt $(STAMP)
 	$(PYTHON) -m venv $(DBT_VENV)
 	$(DBT_VENV)/bin/pip install --quiet --upgrade pip

@@ -255,7 +255,7 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
         _fail(f"{path}: no such file")
     with tempfile.TemporaryDirectory(prefix="backbone-check-") as scratch:
         database = Path(scratch) / "check.duckdb"
-        delivery = Delivery(path, source=path.name, format=format_for(path), sheet=ref.config.sheet)
+        delivery = Delivery(path, source=path.name, format=format_for(path), sheet=ref.feed.sheet)
         with connect(database) as con:
             # A throwaway key: the file never leaves this machine, its IDs need no linking.
             landed = land(con, ref, delivery, secrets.token_bytes(32), Path(scratch) / "archive")

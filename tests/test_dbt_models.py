@@ -5,7 +5,7 @@ with small-cell and complementary suppression.
 The raw tables are built here from the dataset spec (typed canonical columns + lineage), so the models
 are tested without running ingest; the agenda (schema `config`) is a one-indicator agenda written with
 `pipelines.core.agenda.write_agenda`, which shows that the agenda decides what is published.
-dbt runs in process through its Python API. tests/test_indicators.py runs the same project on the
+dbt runs as a command from .venv-dbt (pipelines.models.project.run_dbt). tests/test_indicators.py runs the same project on the
 real bundled sample.
 """
 

@@ -112,7 +112,7 @@ def _land_sample(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
             lines.write_text("".join(json.dumps(record) + "\n" for record in _records(file)), encoding="utf-8")
             delivery = Delivery(lines, source=f"https://college.example/v1/{file.stem}", format="jsonl", first_row=1)
         else:
-            delivery = Delivery(file, source=file.name, format=format_for(file), sheet=ref.config.sheet)
+            delivery = Delivery(file, source=file.name, format=format_for(file), sheet=ref.feed.sheet)
         landed = land(con, ref, delivery, LINK_KEY.encode(), workdir / "archive")
         assert landed.status == "pending", landed
         con.execute("update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
@@ -135,7 +135,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]
 
 
 def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
-    # not read_only: dbt, run in process, may still hold the file open (same configuration required)
+    # read-write like the pipeline's own connections: DuckDB refuses a read-only one beside them in one process
     with duckdb.connect(str(path)) as con:
         return con.execute(sql, params or []).fetchall()
 

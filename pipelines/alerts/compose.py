@@ -84,7 +84,7 @@ def partnership(agenda: Agenda | None) -> str:
 def _examples(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: str, rows: list[int]) -> list[dict]:
     if not rows:
         return []
-    theirs = ref.config.columns
+    theirs = ref.feed.columns
     select = ", ".join(f"{ident(ours)} as {ident(theirs[ours])}" for ours in ref.suite.columns)
     placeholders = ", ".join("?" for _ in rows[:EXAMPLE_ROWS])
     cursor = con.execute(
@@ -123,7 +123,7 @@ def _failed_checks(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_i
     for notes, expectation, columns, unexpected, elements, values, sample_rows, error in rows:
         row_numbers = json.loads(sample_rows or "[]")[:EXAMPLE_ROWS]
         # Canonical names mean nothing to the partner: name their own columns (lineage columns stay out).
-        theirs = [ref.config.columns[name] for name in (columns or "").split(", ") if name in ref.config.columns]
+        theirs = [ref.feed.columns[name] for name in (columns or "").split(", ") if name in ref.feed.columns]
         checks.append(FailedCheck(
             notes=notes or expectation, expectation=expectation, columns=", ".join(theirs),
             unexpected_count=unexpected, element_count=elements,

@@ -1,4 +1,5 @@
-"""Partner data health as the dbt mart marts.partner_data_health last computed it.
+"""Partner data health as the dbt mart marts.partner_data_health last computed it, in the rows the
+scorecard reads too (pipelines.publish.published.DataHealthRow).
 
 Read for the partner_alerts asset's metadata (every partner) and for a partner's digest (its own
 rows only). The mart is the one place the health figures are computed.
@@ -6,60 +7,30 @@ rows only). The mart is the one place the health figures are computed.
 
 from __future__ import annotations
 
-import datetime as dt
-from dataclasses import dataclass
+from dataclasses import fields
 
 import duckdb
 
 from pipelines.core.sql import table_exists
-
-DELIVERED = ("on_time", "late")
-
-
-@dataclass(frozen=True)
-class Health:
-    partner: str
-    dataset: str
-    period: str
-    due_on: dt.date
-    delivery_status: str
-    days_late: int | None
-    checks_passed: int
-    checks_failed: int
-    rows_accepted: int
-    rows_rejected: int
-    hours_to_fix: float | None
-
-    @property
-    def delivered(self) -> bool:
-        return self.delivery_status in DELIVERED
-
-    @property
-    def timeliness(self) -> str:
-        return {
-            "on_time": "on time",
-            "late": f"{self.days_late} days late",
-            "missing": f"missing, {self.days_late} days overdue",
-        }.get(self.delivery_status, "not due yet")
+from pipelines.publish.published import DataHealthRow
 
 
 def recent_health(con: duckdb.DuckDBPyConnection, partner_id: str | None = None,
-                  periods: int = 3) -> list[Health] | None:
+                  periods: int = 3) -> list[DataHealthRow] | None:
     """Each dataset's latest `periods` periods, of one partner or all; None before the mart exists."""
     if not table_exists(con, "marts", "partner_data_health"):
         return None
     rows = con.execute(
-        "select partner, dataset, period, due_on, delivery_status, days_late, checks_passed, checks_failed, "
-        "rows_accepted, rows_rejected, hours_to_fix from marts.partner_data_health "
+        f"select {', '.join(field.name for field in fields(DataHealthRow))} from marts.partner_data_health "
         "where ? is null or partner = ? "
         "qualify row_number() over (partition by partner, dataset order by period_start desc) <= ? "
         "order by partner, dataset, period_start desc",
         [partner_id, partner_id, periods],
     ).fetchall()
-    return [Health(*row) for row in rows]
+    return [DataHealthRow(*row) for row in rows]
 
 
-def health_markdown(rows: list[Health] | None) -> str:
+def health_markdown(rows: list[DataHealthRow] | None) -> str:
     if rows is None:
         return "Not computed yet: the partner_data_health mart is built by the pipeline's dbt run."
     if not rows:

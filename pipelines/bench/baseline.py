@@ -69,7 +69,7 @@ class Submission:
 def delivered_files(deliveries: Path, ref: DatasetRef) -> list[Path]:
     """The dataset's files in the order the pipeline lands them: round by round, by name."""
     return [path for round_name in ROUNDS
-            for path in sorted((deliveries / round_name / ref.partner.id).glob(ref.config.files or ""))]
+            for path in sorted((deliveries / round_name / ref.partner.id).glob(ref.feed.files or ""))]
 
 
 def _case(column: str, mapping: dict[str, str]) -> str:
@@ -83,7 +83,7 @@ def _load_sql(path: Path, ref: DatasetRef, key: bytes) -> str:
     """Read, trim, type and pseudonymize one delivery into temp table `batch` (one statement)."""
     values, problems = [], []
     for column, duck_type in ref.suite.columns.items():
-        text = f"nullif(trim({ident(ref.config.columns[column])}), '')"
+        text = f"nullif(trim({ident(ref.feed.columns[column])}), '')"
         base = duck_type.upper().split("(")[0]
         if column in ref.suite.pseudonymize:
             values.append(f"{pseudonym_sql(text, key)} as {ident(column)}")

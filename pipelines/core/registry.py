@@ -99,12 +99,14 @@ class SqlPull(StrictModel):
     schedule: str
 
 
-Delivery = Annotated[CsvDrop | ExcelUpload | RestApi | SqlPull, Field(discriminator="kind")]
+# How a partner delivers: the `delivery:` block of its file, told apart by `kind`.
+DeliveryMethod = Annotated[CsvDrop | ExcelUpload | RestApi | SqlPull, Field(discriminator="kind")]
 FILE_KINDS = ("csv_drop", "excel")
 
 
-class Dataset(StrictModel):
-    """How one of the partner's datasets arrives and how its columns map to ours."""
+class DatasetFeed(StrictModel):
+    """How one of the partner's datasets arrives (file pattern and sheet, API path or query) and how
+    its columns map to ours: the `datasets.<id>` block of the partner's file."""
 
     files: str | None = Field(default=None, description="file-name pattern in the inbox")
     sheet: str | None = Field(default=None, description="worksheet name (Excel)")
@@ -127,8 +129,8 @@ class Partner(StrictModel):
         default=None, ge=0, description="days after a period starts by which each dataset is due; "
         "default by cadence (monthly 10, quarterly 30, per_term 45, yearly 120)",
     )
-    delivery: Delivery
-    datasets: dict[str, Dataset] = Field(min_length=1)
+    delivery: DeliveryMethod
+    datasets: dict[str, DatasetFeed] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _grace_fits_the_period(self) -> Partner:
@@ -161,13 +163,13 @@ class Partner(StrictModel):
 
 
 class DatasetRef(BaseModel):
-    """A partner's dataset together with the suite that defines its canonical shape."""
+    """A partner's dataset: how the partner sends it (`feed`) and the suite that defines its canonical shape."""
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     partner: Partner
     dataset_id: str
-    config: Dataset
+    feed: DatasetFeed
     suite: Suite
 
     @property
@@ -230,7 +232,7 @@ def load_partner(path: Path, expectations_dir: Path) -> tuple[Partner, list[Data
                 f"{path}: datasets.{dataset_id}.columns: {'; '.join(problems)} "
                 f"(the dataset has: {', '.join(suite.columns)})"
             )
-        refs.append(DatasetRef(partner=partner, dataset_id=dataset_id, config=dataset, suite=suite))
+        refs.append(DatasetRef(partner=partner, dataset_id=dataset_id, feed=dataset, suite=suite))
     return partner, refs
 
 

@@ -19,7 +19,7 @@ def inbox_files(home: Home, ref: DatasetRef) -> list[Path]:
     folder = inbox_dir(home, ref)
     if not folder.is_dir():
         return []
-    files = [path for path in folder.glob(ref.config.files or "") if path.is_file() and not path.name.startswith(".")]
+    files = [path for path in folder.glob(ref.feed.files or "") if path.is_file() and not path.name.startswith(".")]
     return sorted(files, key=lambda path: (path.stat().st_mtime, path.name))
 
 
@@ -28,7 +28,7 @@ def collect(home: Home, ref: DatasetRef, workdir: Path) -> Iterator[tuple[Delive
     kind = ref.partner.delivery.kind
     if kind in FILE_KINDS:
         for path in inbox_files(home, ref):
-            yield Delivery(path, source=path.name, format=format_for(path), sheet=ref.config.sheet), path
+            yield Delivery(path, source=path.name, format=format_for(path), sheet=ref.feed.sheet), path
         return
     # httpx and SQLAlchemy load only when a pull runs: the Dagster definitions load without them.
     from pipelines.ingest.pulls import pull_api, pull_sql

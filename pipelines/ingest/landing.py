@@ -151,7 +151,7 @@ def land(
     record = [submission_id, ref.partner.id, ref.dataset_id, delivery.source, sha256,
               delivery.path.stat().st_size, str(archived), received_at]
     try:
-        rows = load_text(con, delivery, ref.config.columns)
+        rows = load_text(con, delivery, ref.feed.columns)
     except DeliveryError as exc:
         con.execute(
             "insert into raw.submissions values (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 'unreadable', ?, null)",

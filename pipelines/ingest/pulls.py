@@ -61,7 +61,7 @@ def pull_api(ref: DatasetRef, workdir: Path) -> Delivery | None:
     assert isinstance(api, RestApi)
     base_url = _setting(api.base_url_env, "API base URL", ref.partner.id).rstrip("/")
     token = _setting(api.token_env, "API token", ref.partner.id)
-    url: str | None = base_url + ref.config.endpoint
+    url: str | None = base_url + ref.feed.endpoint
     params: dict[str, int] | None = {"page": 1, "per_page": api.page_size}
     count = 0
     handle, name = tempfile.mkstemp(suffix=".jsonl", dir=workdir)
@@ -89,7 +89,7 @@ def pull_api(ref: DatasetRef, workdir: Path) -> Delivery | None:
     if not count:
         Path(name).unlink()
         return None
-    return Delivery(Path(name), source=base_url + ref.config.endpoint, format="jsonl", first_row=1)
+    return Delivery(Path(name), source=base_url + ref.feed.endpoint, format="jsonl", first_row=1)
 
 
 def _csv_value(value: object) -> object:
@@ -113,7 +113,7 @@ def pull_sql(ref: DatasetRef, workdir: Path) -> Delivery | None:
     count = 0
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out, engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(sa.text(ref.config.query))
+            result = conn.execution_options(stream_results=True, yield_per=10_000).execute(sa.text(ref.feed.query))
             writer = csv.writer(out)
             writer.writerow(result.keys())
             for row in result:

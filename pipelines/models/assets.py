@@ -1,4 +1,5 @@
-"""dbt models as assets: keys and groups come from the model's folder, owners from the registry."""
+"""dbt models as assets: keys from the model's layer folder (staging, intermediate, marts), every model in
+group `models`, owners from the registry."""
 
 
 import os
@@ -78,9 +79,9 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         # Unit tests check the models' SQL on fixed inputs: they run in the test suite (tests/test_dbt_models.py),
         # not against every delivery. One target folder per instance, not dagster-dbt's one per run: dbt's
         # partial parse is only reused under the same connection settings (the warehouse path is one), so a
-        # fresh folder per run re-parsed the whole project every time (~5 s). No manifest.json or
-        # run_results.json (0.5-0.7 s of each build): every node's result and duration is in the run's events
-        # and dbt.log, and the definitions read the project's own manifest.
+        # fresh folder per run re-parsed the whole project every time. No manifest.json or run_results.json:
+        # writing them is a noticeable part of each build, every node's result and duration is in the run's
+        # events and dbt.log, and the definitions read the project's own manifest.
         args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json",
                 *(["--full-refresh"] if config.full_refresh else [])]
         invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
@@ -96,9 +97,9 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
 
 
 class BackboneDbtCli(DbtCliResource):
-    """dagster-dbt's resource, minus one `dbt --version` per run: a whole dbt process start (~3 s of
-    every run, the 10,000-row delivery's included). The version of a dbt in a virtualenv is read from
-    its package metadata; any other dbt executable is still asked."""
+    """dagster-dbt's resource, minus one `dbt --version` per run: a whole dbt process start in every
+    run, a small delivery's included. The version of a dbt in a virtualenv is read from its package
+    metadata; any other dbt executable is still asked."""
 
     @cached_property
     def _cli_version(self) -> version.Version:

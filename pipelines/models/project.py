@@ -2,8 +2,8 @@
 dbt command of the project's own dbt environment.
 
 dbt runs as a command from its own environment (`.venv-dbt`, made by `make` from
-dbt_project/requirements.txt): the Dagster process never imports dbt-core, which took about 1.3 s of
-every definitions load, and dagster-dbt needs only the command and the manifest.
+dbt_project/requirements.txt): the Dagster process never imports dbt-core, so loading the definitions
+never pays for that import, and dagster-dbt needs only the command and the manifest.
 """
 
 from __future__ import annotations

@@ -66,9 +66,12 @@ class ProgramYear:
     better_off_suppressed: bool
 
 
+DELIVERED = ("on_time", "late")
+
+
 @dataclass(frozen=True)
-class Delivery:
-    """One partner x dataset x period of marts/partner_data_health."""
+class DataHealthRow:
+    """One partner x dataset x delivery period of marts/partner_data_health."""
 
     partner: str
     dataset: str
@@ -85,12 +88,24 @@ class Delivery:
     rows_rejected: int
     hours_to_fix: float | None
 
+    @property
+    def delivered(self) -> bool:
+        return self.delivery_status in DELIVERED
+
+    @property
+    def timeliness(self) -> str:
+        return {
+            "on_time": "on time",
+            "late": f"{self.days_late} days late",
+            "missing": f"missing, {self.days_late} days overdue",
+        }.get(self.delivery_status, "not due yet")
+
 
 @dataclass(frozen=True)
-class Published:
+class PublishedData:
     cells: dict[str, list[Cell]]  # by indicator, periods in order
     programs: dict[str, list[ProgramYear]]  # by program, periods in order
-    deliveries: list[Delivery] | None  # None: no delivery history is published yet
+    deliveries: list[DataHealthRow] | None  # None: no delivery history is published yet
     published_at: dt.datetime
 
 
@@ -106,7 +121,7 @@ def _typed(cls: type, rows: list[dict[str, Any]]) -> list:
     return [cls(**{name: row[name] for name in names}) for row in rows]
 
 
-def load_published(serving: Path, rules: dict[str, list[PrivacyRule]]) -> Published:
+def load_published(serving: Path, rules: dict[str, list[PrivacyRule]]) -> PublishedData:
     """Read the published marts the scorecard shows. `rules` are the marts' privacy rules by table."""
     if not serving.exists():
         raise SiteError(f"nothing is published yet ({serving} does not exist): run the pipeline first")
@@ -129,8 +144,8 @@ def load_published(serving: Path, rules: dict[str, list[PrivacyRule]]) -> Publis
         programs: dict[str, list[ProgramYear]] = defaultdict(list)
         for year in sorted(_typed(ProgramYear, read("program_performance")), key=lambda p: period_start(p.period)):
             programs[year.program_id].append(year)
-        deliveries = _typed(Delivery, read(DATA_HEALTH)) if DATA_HEALTH in tables else None
+        deliveries = _typed(DataHealthRow, read(DATA_HEALTH)) if DATA_HEALTH in tables else None
     finally:
         con.close()
     published_at = dt.datetime.fromtimestamp(serving.stat().st_mtime).replace(microsecond=0)
-    return Published(dict(cells), dict(programs), deliveries, published_at)
+    return PublishedData(dict(cells), dict(programs), deliveries, published_at)

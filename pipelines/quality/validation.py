@@ -39,8 +39,8 @@ SAMPLES = 10
 _MAX_ERROR_CHARS = 2000
 # Row rules (map expectations and unexpected-rows rules) first run as BOOLEAN_ONLY: GX then computes
 # every map rule's count in one aggregate query over the batch. Other formats add two queries per map
-# rule (sample values, source rows) even when it passes, each a full scan of the batch: at 1M rows
-# that was most of the checks' time. Only failing row rules run again with details: map rules in
+# rule (sample values, source rows) even when it passes, each a full scan of the batch: on a large
+# delivery that was most of the checks' time. Only failing row rules run again with details: map rules in
 # SUMMARY (counts, a few values and their source rows); unexpected-rows rules in COMPLETE, the only
 # format that returns their rows (capped at 200 by GX), which for map rules would return every
 # failing value. Table rules (row count, column set) cost no extra query and report in SUMMARY.
@@ -91,7 +91,7 @@ def validate(db_path: Path, query: str, suite: Suite) -> ValidationReport:
 
 def validate_batches(db_path: Path, queries: Sequence[str], suite: Suite) -> list[ValidationReport]:
     """One report per query, each query one batch, all through one GX context and one read-only
-    connection: opening them cost about 0.1 s per batch, a fifth of a small delivery's checks."""
+    connection: opening them per batch was a large share of a small delivery's checks."""
     if not queries:
         return []
     with _gx_lock:

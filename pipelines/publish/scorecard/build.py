@@ -22,7 +22,7 @@ from pipelines.core.registry import Registry
 from pipelines.publish.scorecard import pages
 from pipelines.publish.scorecard.activity import activity_map, program_partner
 from pipelines.publish.scorecard.charts import Figure, svg_cache
-from pipelines.publish.published import Published, load_published
+from pipelines.publish.published import PublishedData, load_published
 from pipelines.publish.scorecard.formats import SUPPRESSED, count, day, pct, points
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -51,7 +51,7 @@ def _environment() -> jinja2.Environment:
     return env
 
 
-def _indicator_pages(published: Published, agenda: Agenda, registry: Registry, cards: dict[str, pages.Card],
+def _indicator_pages(published: PublishedData, agenda: Agenda, registry: Registry, cards: dict[str, pages.Card],
                      schools: dict[str, Figure | None]) -> dict[str, tuple[str, dict]]:
     found = {}
     for indicator in agenda.indicators:
@@ -80,7 +80,7 @@ def _sources(indicator: Indicator) -> dict[str, list[str]]:
     return found
 
 
-def _partner_pages(published: Published, agenda: Agenda, registry: Registry) -> dict[str, tuple[str, dict]]:
+def _partner_pages(published: PublishedData, agenda: Agenda, registry: Registry) -> dict[str, tuple[str, dict]]:
     found = {}
     for partner in registry.partners.values():
         datasets = [ref.dataset_id for ref in registry.datasets if ref.partner.id == partner.id]
@@ -100,7 +100,7 @@ def _partner_pages(published: Published, agenda: Agenda, registry: Registry) -> 
     return found
 
 
-def render_pages(published: Published, agenda: Agenda, registry: Registry) -> dict[str, str]:
+def render_pages(published: PublishedData, agenda: Agenda, registry: Registry) -> dict[str, str]:
     """Every page of the site: relative path -> HTML."""
     cards = {i.id: pages.card(i, published.cells.get(i.id, []), published.deliveries, published.published_at)
              for i in agenda.indicators}

@@ -73,8 +73,8 @@ _cache: ContextVar[_SvgCache | None] = ContextVar("svg_cache", default=None)
 @contextmanager
 def svg_cache(directory: Path) -> Iterator[None]:
     """Keep each chart's SVG in `directory` under a hash of its full specification and reuse it while
-    the specification is unchanged: a chart takes vl-convert ~30 ms, a site has dozens, and a delivery
-    changes the numbers of a few. After a build that completes, the SVGs it did not use are removed."""
+    the specification is unchanged: drawing is the slow part of a build, a site has dozens of charts,
+    and a delivery changes the numbers of a few. After a build that completes, the SVGs it did not use are removed."""
     directory.mkdir(parents=True, exist_ok=True)
     cache = _SvgCache(directory, set())
     token = _cache.set(cache)

@@ -16,7 +16,7 @@ from markupsafe import Markup
 from pipelines.core.agenda import Agenda, Indicator, Program, period_kind, period_start
 from pipelines.publish.scorecard import charts
 from pipelines.publish.scorecard.charts import Figure, Table
-from pipelines.publish.published import Cell, Delivery, ProgramYear
+from pipelines.publish.published import Cell, DataHealthRow, ProgramYear
 from pipelines.publish.scorecard.formats import SUPPRESSED, count, day, pct, points
 
 DIMENSION_TITLES = {
@@ -63,9 +63,9 @@ class Card:
     health: str
 
 
-def _latest_due(deliveries: Sequence[Delivery], datasets: set[tuple[str, str]]) -> list[Delivery]:
+def _latest_due(deliveries: Sequence[DataHealthRow], datasets: set[tuple[str, str]]) -> list[DataHealthRow]:
     """Each dataset's most recent delivery that was due."""
-    latest: dict[tuple[str, str], Delivery] = {}
+    latest: dict[tuple[str, str], DataHealthRow] = {}
     for delivery in deliveries:
         key = (delivery.partner, delivery.dataset)
         if key in datasets and delivery.delivery_status != "not_due_yet":
@@ -74,7 +74,7 @@ def _latest_due(deliveries: Sequence[Delivery], datasets: set[tuple[str, str]]) 
     return list(latest.values())
 
 
-def health_note(indicator: Indicator, deliveries: Sequence[Delivery] | None) -> str:
+def health_note(indicator: Indicator, deliveries: Sequence[DataHealthRow] | None) -> str:
     partners = {source.split(".")[0] for source in indicator.sources}
     note = f"Data from {len(partners)} partner{'s' if len(partners) != 1 else ''}"
     if deliveries is None:
@@ -88,7 +88,7 @@ def health_note(indicator: Indicator, deliveries: Sequence[Delivery] | None) -> 
     return f"{note}; latest deliveries all on time"
 
 
-def last_updated(indicator: Indicator, deliveries: Sequence[Delivery] | None, published_at: dt.datetime) -> str:
+def last_updated(indicator: Indicator, deliveries: Sequence[DataHealthRow] | None, published_at: dt.datetime) -> str:
     """The latest delivery of the indicator's data, or else when it was published."""
     sources = {tuple(source.split(".")) for source in indicator.sources}
     received = [d.first_received_at for d in deliveries or () if (d.partner, d.dataset) in sources
@@ -96,7 +96,7 @@ def last_updated(indicator: Indicator, deliveries: Sequence[Delivery] | None, pu
     return day(max(received)) if received else day(published_at)
 
 
-def card(indicator: Indicator, cells: Sequence[Cell], deliveries: Sequence[Delivery] | None,
+def card(indicator: Indicator, cells: Sequence[Cell], deliveries: Sequence[DataHealthRow] | None,
          published_at: dt.datetime) -> Card:
     trend = [c for c in community_trend(cells) if not c.suppressed]
     spark = charts.sparkline([(c.period, c.value) for c in trend], indicator.target.value,
@@ -294,7 +294,7 @@ def program_benchmarks(agenda: Agenda, programs: dict[str, list[ProgramYear]]) -
 
 # --- partner data health ---------------------------------------------------------------------------
 
-def delivery_figure(deliveries: Sequence[Delivery], partner_names: dict[str, str]) -> Figure:
+def delivery_figure(deliveries: Sequence[DataHealthRow], partner_names: dict[str, str]) -> Figure:
     """Deliveries by status, per partner."""
     tally: dict[str, dict[str, int]] = {}
     for delivery in deliveries:
@@ -312,7 +312,7 @@ def delivery_figure(deliveries: Sequence[Delivery], partner_names: dict[str, str
     return Figure(title, svg, table)
 
 
-def latest_deliveries(deliveries: Sequence[Delivery]) -> list[Delivery]:
+def latest_deliveries(deliveries: Sequence[DataHealthRow]) -> list[DataHealthRow]:
     """Each dataset's latest period that was due (or its first one, when none is due yet)."""
     due = {(d.partner, d.dataset): d for d in _latest_due(deliveries, {(d.partner, d.dataset) for d in deliveries})}
     for delivery in sorted(deliveries, key=lambda d: d.period_start):
@@ -320,7 +320,7 @@ def latest_deliveries(deliveries: Sequence[Delivery]) -> list[Delivery]:
     return sorted(due.values(), key=lambda d: (d.partner, d.dataset))
 
 
-def delivery_table(caption: str, deliveries: Sequence[Delivery], partner_names: dict[str, str] | None = None) -> Table:
+def delivery_table(caption: str, deliveries: Sequence[DataHealthRow], partner_names: dict[str, str] | None = None) -> Table:
     """Deliveries as rows, newest first; with `partner_names`, each row names its partner."""
     columns = ("Dataset and period", "Due", "Status", "First received", "Days late", "Checks failed",
                "Rows rejected", "Hours to fix")
