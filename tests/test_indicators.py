@@ -27,6 +27,7 @@ from openpyxl import load_workbook
 
 from pipelines.core.agenda import load_agenda, period_start, write_agenda
 from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.warehouse import connect
 from pipelines.models.project import run_dbt
 from tests.test_dbt_models import _dbt_build, _env
 
@@ -88,7 +89,7 @@ def _deliveries() -> Iterator[tuple[str, Path, str]]:
 
 def build_sample_warehouse(path: Path) -> None:
     """raw.* and raw.submissions landed from the bundled sample by the ingest code, then the agenda."""
-    con = duckdb.connect(str(path))
+    con = connect(path)  # as the pipeline opens it: schema migrated
     try:
         _land_sample(con, path.parent)
         write_agenda(con, load_agenda(AGENDA))
