@@ -62,6 +62,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    seen: list[tuple[str, str | None]]
+    answer: Callable[[_Handler], None]
 
 
 class HostileApi:
