@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, model_validator
+from pydantic import BaseModel, ByteSize, ConfigDict, EmailStr, Field, ValidationError, model_validator
 
 from pipelines.core.config_model import StrictModel, describe_errors
 from pipelines.core.suites import Suite, SuiteError, load_suite
@@ -88,7 +88,11 @@ class RestApi(StrictModel):
     page_size: int = Field(default=100, ge=1, le=10_000)
     records_field: str = Field(default="data", description="response field holding the records")
     next_field: str = Field(default="next", description="response field holding the next page's URL")
-    timeout_seconds: float = Field(default=30, gt=0)
+    # Bounds of one pull, so that a misbehaving API fails it instead of running or filling the disk forever.
+    timeout_seconds: float = Field(default=30, gt=0, description="seconds to wait for any one answer")
+    deadline_seconds: float = Field(default=3600, gt=0, description="seconds the whole pull may take, retries included")
+    max_pages: int = Field(default=20_000, ge=1, description="most pages one pull follows")
+    max_bytes: ByteSize = Field(default=ByteSize(2**30), gt=0, description="most bytes one pull reads, e.g. 1GiB")
 
 
 class SqlPull(StrictModel):

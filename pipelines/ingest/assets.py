@@ -57,12 +57,19 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
                 found = list(collect(home, ref, workdir))
             except PullError as exc:
                 raise dg.Failure(description=str(exc)) from None
-            for (_, done), item in zip(found, land_all(con, ref, [delivery for delivery, _ in found], key,
-                                                          home.archive), strict=False):
-                landed.append(item)
-                context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
-                if done is not None:
-                    done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
+            try:
+                for (_, done), item in zip(found, land_all(con, ref, [delivery for delivery, _ in found], key,
+                                                              home.archive), strict=False):
+                    landed.append(item)
+                    context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
+                    if done is not None:
+                        done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
+            except BaseException:
+                # An inbox file waits for the next run; a pull's file is not kept, the next run pulls again.
+                for _, done in found:
+                    if done is not None and done.parent == workdir:
+                        done.unlink(missing_ok=True)
+                raise
             total = con.execute(f"select count(*) from raw.{ident(ref.table)}").fetchone()[0]
         new = [item for item in landed if item.status != "duplicate"]
         return dg.MaterializeResult(
