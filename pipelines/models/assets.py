@@ -15,6 +15,7 @@ from pydantic import Field
 from pipelines.agenda import AgendaError, load_agenda, write_agenda
 from pipelines.home import AGENDA_FILE
 from pipelines.ingest.pseudonym import upgrade_text_pseudonyms
+from pipelines.models.dbt_vars import project_dbt_vars, vars_arg
 from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
 from pipelines.registry import Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource, duckdb_memory_limit
@@ -84,7 +85,13 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         # fresh folder per run re-parsed the whole project every time (~5 s). No manifest.json or
         # run_results.json (0.5-0.7 s of each build): every node's result and duration is in the run's events
         # and dbt.log, and the definitions read the project's own manifest.
-        args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json",
+        # The agenda's lists, the schools and the natural keys as the files say now (the manifest was
+        # parsed with the same vars unless a file changed since: then dbt re-parses).
+        try:
+            values = project_dbt_vars(registry)
+        except AgendaError as exc:
+            raise dg.Failure(description=str(exc)) from None
+        args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json", *vars_arg(values),
                 *(["--full-refresh"] if config.full_refresh else [])]
         invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
         try:

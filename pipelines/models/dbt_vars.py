@@ -1,0 +1,55 @@
+"""The lists dbt shares with the rest of the pipeline, handed to every dbt command as `--vars`.
+
+The agenda (agenda.yml: the indicators, the minimum cell size), the breakdowns
+(pipelines.agenda.BREAKDOWNS), the schools (sources/schools.yml) and each dataset's natural key (its
+suite's `meta.key`, expectations/<dataset>.json) are each written once; dbt reads them as vars, so
+dbt_project.yml has no copy of them. Every dbt call passes the same vars: `dbt parse`
+(pipelines.models.project, run by `make`), the pipeline's `dbt build` (pipelines.models.assets) and
+the tests' commands (`run_dbt`). The JSON is sorted, so the same files give the same text and dbt's
+partial parsing stays valid between calls.
+
+Running dbt by hand:  dbt build --vars "$(.venv/bin/python -m pipelines.models.dbt_vars)"
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pipelines.agenda import BREAKDOWNS, Agenda, School, load_agenda, load_schools
+from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, SCHOOLS_FILE
+from pipelines.registry import Registry, load_registry
+
+
+def dbt_vars(agenda: Agenda, registry: Registry, schools: list[School]) -> dict[str, Any]:
+    """The vars dbt reads (see dbt_project.yml for what each is)."""
+    return {
+        "min_cell_size": agenda.privacy.min_cell_size,
+        # indicator_values publishes these, in this order (macros/indicator_cells.sql per indicator)
+        "indicators": [
+            {"id": indicator.id, "numerator_column": indicator.numerator_column,
+             "school_geography": any(b.geography and b.name in indicator.disaggregations for b in BREAKDOWNS)}
+            for indicator in agenda.indicators
+        ],
+        "dimensions": [breakdown.name for breakdown in BREAKDOWNS if not breakdown.geography],
+        "geography_dimensions": [breakdown.name for breakdown in BREAKDOWNS if breakdown.geography],
+        "schools": [school.model_dump() for school in schools],
+        "natural_keys": {ref.table: list(ref.suite.key) for ref in registry.datasets},
+    }
+
+
+def project_dbt_vars(registry: Registry | None = None) -> dict[str, Any]:
+    """The vars from the project's files (the partner registry's, when loaded already). Raises
+    AgendaError or RegistryError, naming the file and field."""
+    registry = registry or load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
+    agenda = load_agenda(AGENDA_FILE, known_datasets={f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets})
+    return dbt_vars(agenda, registry, load_schools(SCHOOLS_FILE))
+
+
+def vars_arg(values: dict[str, Any]) -> list[str]:
+    """`--vars <json>` for a dbt command line."""
+    return ["--vars", json.dumps(values, sort_keys=True, separators=(",", ":"))]
+
+
+if __name__ == "__main__":
+    print(vars_arg(project_dbt_vars())[1])
