@@ -14,6 +14,7 @@ Running dbt by hand:  dbt build --vars "$(.venv/bin/python -m pipelines.models.d
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from pipelines.agenda import BREAKDOWNS, Agenda, School, load_agenda, load_schools
@@ -38,11 +39,11 @@ def dbt_vars(agenda: Agenda, registry: Registry, schools: list[School]) -> dict[
     }
 
 
-def project_dbt_vars(registry: Registry | None = None) -> dict[str, Any]:
+def project_dbt_vars(registry: Registry | None = None, agenda_file: Path = AGENDA_FILE) -> dict[str, Any]:
     """The vars from the project's files (the partner registry's, when loaded already). Raises
     AgendaError or RegistryError, naming the file and field."""
     registry = registry or load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
-    agenda = load_agenda(AGENDA_FILE, known_datasets={f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets})
+    agenda = load_agenda(agenda_file, known_datasets={f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets})
     return dbt_vars(agenda, registry, load_schools(SCHOOLS_FILE))
 
 

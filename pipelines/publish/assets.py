@@ -33,8 +33,9 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
     def serving_database(backbone: BackboneResource) -> dg.MaterializeResult:
         home = backbone.paths
         try:
-            published = publish(home.warehouse, home.serving, home.exports, _privacy_rules())
-        except PublishRefused as exc:
+            published = publish(home.warehouse, home.serving, home.exports, _privacy_rules(),
+                                load_agenda(AGENDA_FILE).privacy.min_cell_size)
+        except (PublishRefused, AgendaError) as exc:
             raise dg.Failure(description=str(exc)) from None
         return dg.MaterializeResult(
             metadata={
