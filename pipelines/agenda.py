@@ -9,6 +9,11 @@ every message names the file and the field, e.g.
 `write_agenda` copies the agenda into the warehouse schema `config`, which dbt reads as the source
 `config` (dbt_project/models/staging/_config__sources.yml): the indicator definitions with their
 baselines and targets, the required disaggregations, and the programs. Call it before `dbt build`.
+dbt also gets the agenda's indicators and minimum cell size as vars (pipelines/models/dbt_vars.py).
+
+Two reference lists live here too: BREAKDOWNS, the breakdowns an indicator may require (name, the
+partner field behind it, its title on the scorecard), and `load_schools`, the schools reference
+(sources/schools.yml: the school codes partners send, with the names dbt publishes).
 """
 
 from __future__ import annotations
