@@ -36,7 +36,6 @@ YEAR = re.compile(r"^(\d{4})$")
 COLUMN = r"^[a-z][a-z0-9_]*$"
 
 
-
 @dataclass(frozen=True)
 class Breakdown:
     """A breakdown an indicator may require: its name (agenda.yml, indicator_values.dimension and the

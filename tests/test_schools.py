@@ -20,7 +20,8 @@ NEW_SCHOOL = '  - {code: "105", name: Northside Elementary, level: Elementary}\n
 
 def _school_rule(dataset: str) -> dict:
     suite = load_suite(dataset, EXPECTATIONS_DIR)
-    return next(e for e in suite.expectations if e["kwargs"].get("column") == "school_id" and "value_set" in e["kwargs"])
+    return next(rule for rule in suite.expectations
+                if rule["kwargs"].get("column") == "school_id" and "value_set" in rule["kwargs"])
 
 
 def _with_new_school(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -17,9 +17,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipelines.agenda import BREAKDOWNS, Agenda, School, load_agenda, load_schools
+from pipelines.agenda import BREAKDOWNS, Agenda, AgendaError, School, load_agenda, load_schools
 from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, SCHOOLS_FILE
-from pipelines.registry import Registry, load_registry
+from pipelines.registry import Registry, RegistryError, load_registry
 
 
 def dbt_vars(agenda: Agenda, registry: Registry, schools: list[School]) -> dict[str, Any]:
@@ -29,7 +29,7 @@ def dbt_vars(agenda: Agenda, registry: Registry, schools: list[School]) -> dict[
         # indicator_values publishes these, in this order (macros/indicator_cells.sql per indicator)
         "indicators": [
             {"id": indicator.id, "numerator_column": indicator.numerator_column,
-             "school_geography": any(b.geography and b.name in indicator.disaggregations for b in BREAKDOWNS)}
+             "school_geography": "school" in indicator.disaggregations}
             for indicator in agenda.indicators
         ],
         "dimensions": [breakdown.name for breakdown in BREAKDOWNS if not breakdown.geography],
@@ -43,8 +43,8 @@ def project_dbt_vars(registry: Registry | None = None, agenda_file: Path = AGEND
     """The vars from the project's files (the partner registry's, when loaded already). Raises
     AgendaError or RegistryError, naming the file and field."""
     registry = registry or load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
-    agenda = load_agenda(agenda_file, known_datasets={f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets})
-    return dbt_vars(agenda, registry, load_schools(SCHOOLS_FILE))
+    known = {f"{ref.partner.id}.{ref.dataset_id}" for ref in registry.datasets}
+    return dbt_vars(load_agenda(agenda_file, known_datasets=known), registry, load_schools(SCHOOLS_FILE))
 
 
 def vars_arg(values: dict[str, Any]) -> list[str]:
@@ -53,4 +53,7 @@ def vars_arg(values: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print(vars_arg(project_dbt_vars())[1])
+    try:
+        print(vars_arg(project_dbt_vars())[1])
+    except (AgendaError, RegistryError) as exc:
+        raise SystemExit(f"error: {exc}") from None
