@@ -25,8 +25,13 @@ $(DBT_STAMP): dbt_project/requirements.txt $(STAMP)
 		"duckdb==$$($(BIN)/python -c 'import duckdb; print(duckdb.__version__)')"
 	touch $(DBT_STAMP)
 
+# dbt's vars (pipelines/models/dbt_vars.py) come from the agenda, the breakdowns, the schools and
+# the partners' suites: the manifest is parsed again when any of them changes.
+DBT_VARS_SOURCES := agenda.yml sources/schools.yml $(wildcard sources/partners/*.yml) $(wildcard expectations/*.json) \
+	pipelines/core/agenda.py pipelines/models/dbt_vars.py
+
 # Parse the dbt project once so that loading the Dagster definitions never has to.
-$(MANIFEST): $(STAMP) $(DBT_STAMP) $(DBT_SOURCES)
+$(MANIFEST): $(STAMP) $(DBT_STAMP) $(DBT_SOURCES) $(DBT_VARS_SOURCES)
 	$(BIN)/python -m pipelines.models.project
 
 demo: $(MANIFEST)

@@ -76,6 +76,11 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
         ("    dosage_threshold: 0.75\n", "    dosage_threshold: 75\n",
          "programs[BFM-READ].dosage_threshold: Input should be less than or equal to 1"),
         ("partnership: Riverbend", "partnership: [Riverbend", "not valid YAML"),
+        ("  min_cell_size: 10\n", "  min_cell_size: 0\n",
+         "privacy.min_cell_size: Input should be greater than or equal to 1"),
+        ("privacy:\n  min_cell_size: 10\n", "", "privacy: Field required"),
+        ("    numerator_column: is_graduated\n", "    numerator_column: is graduated\n",
+         "indicators[hs_graduation_4yr].numerator_column: String should match pattern"),
     ],
 )
 def test_a_mistake_in_the_agenda_names_the_file_and_field(tmp_path: Path, old: str, new: str, expected: str) -> None:

@@ -18,13 +18,15 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
 from pipelines.core.agenda import TABLES as CONFIG_TABLES
-from pipelines.core.agenda import Agenda, write_agenda
-from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.agenda import Agenda, load_agenda, write_agenda
+from pipelines.core.home import AGENDA_FILE, PROJECT_ROOT
+from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
@@ -76,10 +78,12 @@ GROUPS = [("HI", 12, 9), ("WH", 11, 4), ("AS", 10, 7), ("BL", 4, 1)]
 # Only grade3_reading, only by race: no other indicator, dimension or school geography is published.
 AGENDA = Agenda.model_validate({
     "partnership": "Test partnership",
+    "privacy": {"min_cell_size": 10},
     "indicators": [{
         "id": "grade3_reading", "title": "Third-grade reading", "description": "Grade-3 ELA proficiency.",
         "population": "Third graders",
-        "numerator": "Proficient test takers.", "denominator": "Test takers.", "unit": "percent",
+        "numerator": "Proficient test takers.", "numerator_column": "is_proficient", "denominator": "Test takers.",
+        "unit": "percent",
         "higher_is_better": True, "baseline": {"period": "2022-23", "value": 0.5},
         "target": {"period": "2030-31", "value": 0.7}, "disaggregations": ["race_ethnicity"],
         "sources": ["riverbend_isd.assessments", "riverbend_isd.enrollment"],
@@ -207,8 +211,10 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def _dbt_build(tmp: Path, *args: str) -> None:
-    done = run_dbt(["build", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--quiet", *args])
+def _dbt_build(tmp: Path, *args: str, **options: Any) -> None:
+    """`dbt build` into `tmp`; `options` go to run_dbt (dbt_vars, project_dir)."""
+    done = run_dbt(["build", "--target-path", str(tmp / "target"), "--log-path", str(tmp / "logs"), "--quiet", *args],
+                   **options)
     results = tmp / "target" / "run_results.json"
     failed = [f"{r['unique_id']}: {r['status']} {r['message']}" for r in json.loads(results.read_text())["results"]
               if r["status"] not in ("success", "pass")] if results.exists() else []
@@ -247,6 +253,53 @@ def _cells(rows: list[tuple]) -> dict[tuple, tuple]:
 
 def test_grade3_reading_by_race_with_small_cell_and_complementary_suppression(warehouse: Path) -> None:
     assert _cells(_query(warehouse, INDICATOR_SQL)) == EXPECTED_CELLS
+
+
+NEW_INDICATOR = """
+  - id: grade3_reading_again
+    title: Third-grade reading, counted again
+    population: Third graders
+    description: The grade-3 reading indicator under another name.
+    numerator: Grade-3 students scoring proficient on the spring ELA test.
+    numerator_column: is_proficient
+    denominator: Grade-3 students who took the spring ELA state test.
+    unit: percent
+    higher_is_better: true
+    baseline: {period: "2022-23", value: 0.5}
+    target: {period: "2030-31", value: 0.7}
+    disaggregations: [race_ethnicity, school]
+    sources: [riverbend_isd.assessments, riverbend_isd.enrollment]
+"""
+
+
+def test_a_new_agenda_indicator_is_published_from_its_entry_and_its_intermediate_model(tmp_path: Path) -> None:
+    """An indicator whose data exists takes an agenda.yml entry and an int_<id>__students model: here
+    'grade3_reading_again', counted exactly like grade3_reading. indicator_values.sql is not touched."""
+    agenda = tmp_path / "agenda.yml"
+    agenda.write_text(AGENDA_FILE.read_text(encoding="utf-8").replace("\nprograms:", NEW_INDICATOR + "\nprograms:"),
+                      encoding="utf-8")
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    (project / "models" / "intermediate" / "int_grade3_reading_again__students.sql").write_text(
+        "select * from {{ ref('int_grade3_reading__students') }}\n", encoding="utf-8")
+    path = tmp_path / "warehouse.duckdb"
+    _build_raw(path)
+    with duckdb.connect(str(path)) as con:
+        write_agenda(con, load_agenda(agenda))
+
+    with _env(BACKBONE_WAREHOUSE=str(path)):
+        _dbt_build(tmp_path, "--select", "+indicator_values", dbt_vars=project_dbt_vars(agenda_file=agenda),
+                   project_dir=project)
+
+    published = _query(path, "select indicator_id, period, geography_level, geography, dimension, group_value, "
+                             "numerator, denominator, value, suppressed from marts.indicator_values "
+                             "where dimension in ('all_students', 'race_ethnicity')")
+    by_indicator = {name: {row[1:] for row in published if row[0] == name}
+                    for name in ("grade3_reading", "grade3_reading_again")}
+    assert by_indicator["grade3_reading_again"] == by_indicator["grade3_reading"]
+    assert {row[2] for row in published if row[0] == "grade3_reading_again"} == {"community", "school"}
+    assert (project / "models" / "marts" / "indicator_values.sql").read_bytes() == \
+        (DBT_PROJECT / "models" / "marts" / "indicator_values.sql").read_bytes()
 
 
 def test_staging_keeps_accepted_clean_rows_and_the_latest_resubmission(warehouse: Path) -> None:

@@ -38,10 +38,13 @@ INDICATORS = [  # indicator, period, geography, dimension, group, value, suppres
 def _marts(home: Home) -> None:
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("create schema if not exists marts")
+        # the mart's columns (first receipt and rejected submissions are not what the digest shows)
         con.execute("create table marts.partner_data_health (partner varchar, dataset varchar, period varchar, "
                     "period_start date, due_on date, delivery_status varchar, days_late integer, checks_passed bigint, "
-                    "checks_failed bigint, rows_accepted bigint, rows_rejected bigint, hours_to_fix double)")
-        con.executemany("insert into marts.partner_data_health values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", HEALTH)
+                    "checks_failed bigint, rows_accepted bigint, rows_rejected bigint, hours_to_fix double, "
+                    "first_received_at timestamp, submissions_rejected bigint)")
+        con.executemany("insert into marts.partner_data_health values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, 0)",
+                        HEALTH)
         con.execute("create table marts.indicator_values (indicator_id varchar, period varchar, geography varchar, "
                     "dimension varchar, group_value varchar, value double, suppressed boolean)")
         con.executemany("insert into marts.indicator_values values (?, ?, ?, ?, ?, ?, ?)", INDICATORS)

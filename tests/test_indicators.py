@@ -37,7 +37,7 @@ AGENDA = PROJECT_ROOT / "agenda.yml"
 FLAWED = SAMPLE / "current" / "riverbend_isd" / "assessments_2024-25.csv"
 LINK_KEY = "indicator-test-key"
 LOADED_AT = dt.datetime(2025, 7, 2, 6, 0)
-MIN_CELL = 10
+MIN_CELL = load_agenda(AGENDA).privacy.min_cell_size
 
 # dataset -> (file name pattern under <round>/<partner>/); JSON and SQL pulls are files in the sample.
 FILES = {
@@ -50,7 +50,6 @@ FILES = {
     "workforce_board__employment": "ui_wage_records.csv",
     "bright_futures_mentoring__program_participation": "participation_*.csv",
 }
-DIMENSIONS = ("race_ethnicity", "gender", "econ_disadvantaged", "english_learner", "special_education")
 
 
 # --- the raw warehouse from the sample files --------------------------------------------------------

@@ -8,12 +8,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.core.privacy import PrivacyRule
-from pipelines.publish.serving import PublishRefused, publish
+from pipelines.core.agenda import load_agenda
+from pipelines.core.home import AGENDA_FILE
+from pipelines.publish.serving import PrivacyRule, PublishRefused, publish
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
 RULES = {"indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
          "notes": []}
+MIN_CELL_SIZE = load_agenda(AGENDA_FILE).privacy.min_cell_size  # 10
 COLUMNS = ("indicator_id varchar, period varchar, geography varchar, dimension varchar, group_value varchar, "
            "numerator integer, denominator integer, value double, suppressed boolean")
 
@@ -29,11 +31,11 @@ def _warehouse(path: Path, *cells: str) -> Path:
 def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_published(tmp_path: Path) -> None:
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
     serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports, RULES)
+    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
     analyst = duckdb.connect(str(serving), read_only=True)
 
     _warehouse(warehouse, CELL.format(n=60, d=80, v=0.75, s=False))
-    publish(warehouse, serving, exports, RULES)
+    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
 
     assert analyst.execute("select value from indicator_values").fetchall() == [(0.5,)]
     analyst.close()
@@ -54,16 +56,28 @@ def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_p
 def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path, cell: str) -> None:
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
     serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports, RULES)
+    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
     before = serving.read_bytes()
 
     _warehouse(warehouse, cell)
     with pytest.raises(PublishRefused, match="1 row.s. counting fewer than 10"):
-        publish(warehouse, serving, exports, RULES)
+        publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
 
     assert serving.read_bytes() == before
     assert not (tmp_path / "serving.duckdb.new").exists()
     assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.5,)]
+
+
+def test_the_agendas_minimum_cell_size_is_what_the_gate_enforces(tmp_path: Path) -> None:
+    agenda = tmp_path / "agenda.yml"
+    agenda.write_text(AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"),
+                      encoding="utf-8")
+    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=9, d=15, v=0.6, s=False))
+    serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
+    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)  # 15 people: enough under the sample's 10
+
+    with pytest.raises(PublishRefused, match="1 row.s. counting fewer than 20"):
+        publish(warehouse, serving, exports, RULES, load_agenda(agenda).privacy.min_cell_size)
 
 
 def test_csv_exports_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
@@ -73,7 +87,7 @@ def test_csv_exports_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
         con.execute("""insert into marts.notes values ('=HYPERLINK("http://x")', -5), ('+1', 1), ('-2', 2),
                        ('@SUM(A1)', 3), ('plain - text', 4)""")
 
-    publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES)
+    publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES, MIN_CELL_SIZE)
 
     with (tmp_path / "exports" / "notes.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
@@ -89,7 +103,7 @@ def test_a_mart_without_a_declared_privacy_rule_is_not_published(tmp_path: Path)
         con.execute("create table marts.new_counts as select 'x' as grp, 3 as students")
 
     with pytest.raises(PublishRefused, match="marts.new_counts declares no privacy rule"):
-        publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES)
+        publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES, MIN_CELL_SIZE)
     assert not (tmp_path / "serving.duckdb").exists()
 
 

@@ -103,7 +103,8 @@ def test_the_site_is_built_from_the_serving_file_alone(tmp_path: Path) -> None:
         con.execute("create table marts.indicator_values as select * from seed.indicator_values")
         con.execute("create table marts.program_performance as select * from seed.program_performance")
     (tmp_path / "published").mkdir()
-    publish(warehouse, tmp_path / "published" / "serving.duckdb", tmp_path / "exports", _rules())
+    publish(warehouse, tmp_path / "published" / "serving.duckdb", tmp_path / "exports", _rules(),
+            load_agenda(AGENDA_FILE).privacy.min_cell_size)
     warehouse.unlink()  # nothing but the published file is left to read
 
     site = _build(tmp_path / "published" / "serving.duckdb", tmp_path / "site")

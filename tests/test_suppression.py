@@ -1,16 +1,20 @@
 """The suppression macro dbt publishes with, checked over thousands of generated group distributions:
-no count under 10 is ever shown, no hidden cell can be recovered from the others, and the
-publish gate agrees."""
+no count under the agenda's minimum cell size (10) is ever shown, no hidden cell can be recovered
+from the others, and the publish gate agrees."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines.core.agenda import load_agenda
+from pipelines.core.home import AGENDA_FILE
+from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
 from pipelines.core.privacy import PrivacyRule
 from pipelines.publish.serving import privacy_violations
@@ -18,16 +22,21 @@ from pipelines.publish.serving import privacy_violations
 RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
 SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")
 GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")
+MIN_CELL_SIZE = load_agenda(AGENDA_FILE).privacy.min_cell_size
+
+
+def _compiled_suppression(scratch: Path, dbt_vars: dict | None = None) -> str:
+    """The macro as dbt compiles it for DuckDB (with the project's vars unless given), applied to `cells`."""
+    done = run_dbt(["compile", "--quiet", "--output", "json", "--inline", "{{ suppress_small_cells('cells') }}",
+                    "--target-path", str(scratch / "target")], env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")},
+                   dbt_vars=dbt_vars)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)["compiled"]
 
 
 @pytest.fixture(scope="module")
 def suppression_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The macro as dbt compiles it for DuckDB, applied to a relation named `cells`."""
-    scratch = tmp_path_factory.mktemp("dbt")
-    done = run_dbt(["compile", "--quiet", "--output", "json", "--inline", "{{ suppress_small_cells('cells') }}",
-                    "--target-path", str(scratch / "target")], env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")})
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(done.stdout)["compiled"]
+    return _compiled_suppression(tmp_path_factory.mktemp("dbt"))
 
 
 # One dimension of one indicator and period: for each school, each group's (tested, proficient).
@@ -73,12 +82,12 @@ def test_no_small_count_is_shown_and_no_hidden_cell_can_be_recovered(suppression
     con.execute("create schema marts")
     con.execute(f"create table marts.published as {suppression_sql}")
 
-    assert privacy_violations(con, "published", RULE) == 0
+    assert privacy_violations(con, "published", RULE, MIN_CELL_SIZE) == 0
     rows = con.execute("select geography, dimension, group_value, denominator, suppressed from marts.published").fetchall()
     assert len(rows) == len(cells)
     original = {(c[3], c[4], c[5]): c[7] for c in cells}
     for geography, dimension, group, denominator, suppressed in rows:
-        if original[(geography, dimension, group)] < 10:
+        if original[(geography, dimension, group)] < MIN_CELL_SIZE:
             assert suppressed
         if not suppressed:
             assert denominator == original[(geography, dimension, group)]
@@ -94,3 +103,32 @@ def test_no_small_count_is_shown_and_no_hidden_cell_can_be_recovered(suppression
             sets.setdefault(key(row), []).append(row[4])
         for flags in sets.values():
             assert not (len(flags) > 1 and sum(flags) == 1), f"a lone hidden cell {set_of}: {rows}"
+
+
+
+def test_a_minimum_cell_size_raised_in_the_agenda_suppresses_more_and_the_gate_enforces_it(tmp_path: Path) -> None:
+    agenda = tmp_path / "agenda.yml"
+    agenda.write_text(AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"),
+                      encoding="utf-8")
+    raised = load_agenda(agenda).privacy.min_cell_size
+    # Riverbend's three groups of 15, 25 and 60 students, 100 in all
+    cells = [("grade3_reading", "2023-24", "community", "Riverbend", dimension, group, numerator, denominator,
+              round(numerator / denominator, 4))
+             for dimension, group, numerator, denominator in (
+                 ("race_ethnicity", "Asian", 9, 15), ("race_ethnicity", "White", 20, 25),
+                 ("race_ethnicity", "Hispanic", 30, 60), ("all_students", "All students", 59, 100))]
+    con = duckdb.connect()
+    con.execute("create table cells (indicator_id varchar, period varchar, geography_level varchar, geography varchar, "
+                "dimension varchar, group_value varchar, numerator integer, denominator integer, value double)")
+    con.executemany("insert into cells values (?, ?, ?, ?, ?, ?, ?, ?, ?)", cells)
+    con.execute("create schema marts")
+    con.execute(f"create table marts.sample as {_compiled_suppression(tmp_path / 'sample')}")
+    con.execute(f"create table marts.raised as "
+                f"{_compiled_suppression(tmp_path / 'raised', project_dbt_vars(agenda_file=agenda))}")
+
+    hidden = "select group_value from marts.{} where suppressed order by group_value"
+    assert con.execute(hidden.format("sample")).fetchall() == []
+    # 15 is under 20; White (25) is hidden with it, or Asian = All students - White - Hispanic
+    assert con.execute(hidden.format("raised")).fetchall() == [("Asian",), ("White",)]
+    assert privacy_violations(con, "raised", RULE, raised) == 0
+    assert privacy_violations(con, "sample", RULE, raised) == 1  # built under the old minimum: refused

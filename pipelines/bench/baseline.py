@@ -19,9 +19,9 @@ from typing import Any
 import duckdb
 import yaml
 
-from pipelines.core.agenda import load_agenda
+from pipelines.core.agenda import BREAKDOWNS, load_agenda, load_schools
 from pipelines.bench.measure import Stopwatch
-from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT
+from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, SCHOOLS_FILE
 from pipelines.ingest.pseudonym import pseudonym_sql
 from pipelines.core.suites import Suite
 from pipelines.core.registry import DatasetRef, load_registry
@@ -36,10 +36,7 @@ INDICATOR_COLUMNS = ("indicator_id", "period", "geography_level", "geography", "
                      "change_from_baseline", "on_track")
 _INTEGER_TYPES = {"SMALLINT", "INTEGER", "BIGINT"}
 
-# The labels dbt publishes codes under (dbt_project/macros/codes/).
-SCHOOLS = {"101": "Riverside Elementary", "102": "Oak Hill Elementary", "103": "Mill Creek Elementary",
-           "104": "Lakeview Elementary", "201": "Riverbend Middle", "202": "Eastside Middle",
-           "301": "Riverbend High", "302": "Westfield High"}
+# The labels dbt publishes codes under (dbt_project/macros/codes/; schools: sources/schools.yml).
 RACES = {"AI": "American Indian/Alaska Native", "AS": "Asian", "BL": "Black/African American",
          "HI": "Hispanic/Latino", "PI": "Native Hawaiian/Pacific Islander", "WH": "White",
          "MR": "Two or more races"}
@@ -49,7 +46,6 @@ FLAGS = {  # enrollment column -> published dimension's labels (Y, N)
     "english_learner": ("English learner", "Not an English learner"),
     "special_education": ("Special education", "Not in special education"),
 }
-DIMENSIONS = ("race_ethnicity", "gender", "econ_disadvantaged", "english_learner", "special_education")
 SUPPRESSION_ROUNDS = 4
 
 
@@ -225,8 +221,12 @@ def _suppressed(cells: str, min_size: int) -> str:
 def indicator_sql() -> str:
     """marts.indicator_values' rows of the grade-3 reading indicator."""
     settings = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())["vars"]
-    indicator = next(item for item in load_agenda(AGENDA_FILE).indicators if item.id == INDICATOR)
-    breakdowns = [column for column in DIMENSIONS if column in indicator.disaggregations]
+    agenda = load_agenda(AGENDA_FILE)
+    indicator = agenda.indicator(INDICATOR)
+    schools = {school.code: school.name for school in load_schools(SCHOOLS_FILE)}
+    keys = {ref.dataset_id: ref.suite.key for ref in load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).datasets
+            if ref.partner.id == PARTNER}
+    breakdowns = [b.name for b in BREAKDOWNS if not b.geography and b.name in indicator.disaggregations]
     geographies = ["", ", school"] if "school" in indicator.disaggregations else [""]
     sets = ", ".join(f"(period{geography}{f', {column}' if column else ''})"
                      for geography in geographies for column in ["", *breakdowns])
@@ -242,19 +242,19 @@ def indicator_sql() -> str:
     return f"""
         with
         tested as (
-            {_latest("assessments", ["student_id", "school_year", "subject"], "landed.subject = 'ELA'")}
+            {_latest("assessments", keys["assessments"], "landed.subject = 'ELA'")}
         ),
         grade3 as (
             select student_id, school_year, school_id, performance_level >= 3 as is_proficient
             from tested where grade = 3
         ),
         enrolled as (
-            {_latest("enrollment", ["student_id", "school_year"],
+            {_latest("enrollment", keys["enrollment"],
                      "exists (select 1 from grade3 where grade3.student_id = landed.student_id "
                      "and grade3.school_year = landed.school_year)")}
         ),
         students as (
-            select grade3.school_year as period, {_case("grade3.school_id", SCHOOLS)} as school,
+            select grade3.school_year as period, {_case("grade3.school_id", schools)} as school,
                    grade3.is_proficient,
                    {_case("enrolled.race_ethnicity", RACES)} as race_ethnicity,
                    {_case("enrolled.gender", GENDERS)} as gender,
@@ -280,7 +280,7 @@ def indicator_sql() -> str:
             from grouped
             where (school_grouped = 1 or school is not null){keep}
         ),
-        suppressed as ({_suppressed("cells", int(settings["min_cell_size"]))}),
+        suppressed as ({_suppressed("cells", agenda.privacy.min_cell_size)}),
         progress as (
             select *, cast(substring(period, 1, 4) as integer) as period_year from suppressed
         )

@@ -9,18 +9,24 @@ every message names the file and the field, e.g.
 `write_agenda` copies the agenda into the warehouse schema `config`, which dbt reads as the source
 `config` (dbt_project/models/staging/_config__sources.yml): the indicator definitions with their
 baselines and targets, the required disaggregations, and the programs. Call it before `dbt build`.
+dbt also gets the agenda's indicators and minimum cell size as vars (pipelines/models/dbt_vars.py).
+
+Two reference lists live here too: BREAKDOWNS, the breakdowns an indicator may require (name, the
+partner field behind it, its title on the scorecard), and `load_schools`, the schools reference
+(sources/schools.yml: the school codes partners send, with the names dbt publishes).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import duckdb
 import yaml
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipelines.core.config_model import StrictModel, describe_errors
 from pipelines.core.sql import transaction
@@ -30,11 +36,34 @@ PROGRAM_ID = r"^[A-Z][A-Z0-9-]*$"
 DATASET_REF = r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$"  # partner.dataset
 SCHOOL_YEAR = re.compile(r"^(\d{4})-(\d{2})$")
 YEAR = re.compile(r"^(\d{4})$")
+COLUMN = r"^[a-z][a-z0-9_]*$"
 
-# Breakdowns an indicator may require. 'school' publishes one geography per school (geography_level
-# 'school' in indicator_values); the others are dimensions within every geography.
-Dimension = Literal["race_ethnicity", "gender", "econ_disadvantaged", "english_learner", "special_education", "school"]
-DIMENSIONS: tuple[str, ...] = Dimension.__args__  # type: ignore[attr-defined]
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A breakdown an indicator may require: its name (agenda.yml, indicator_values.dimension and the
+    column of every int_<indicator>__students model holding a person's group), the partner field it
+    comes from (a suite column, judged by the equity coverage check) and its title on the scorecard."""
+
+    name: str
+    field: str
+    title: str
+    geography: bool = False  # one geography per value (geography_level 'school'), not groups within one
+
+
+# The one list of breakdowns: the agenda's validation, dbt (through its vars), the coverage check and
+# the scorecard all read it. 'school' publishes one geography per school; the others are dimensions
+# within every geography.
+BREAKDOWNS: tuple[Breakdown, ...] = (
+    Breakdown("race_ethnicity", "race_ethnicity", "race/ethnicity"),
+    Breakdown("gender", "gender", "gender"),
+    Breakdown("econ_disadvantaged", "econ_disadvantaged", "family income"),
+    Breakdown("english_learner", "english_learner", "English learner status"),
+    Breakdown("special_education", "special_education", "special education status"),
+    Breakdown("school", "school_id", "school", geography=True),
+)
+DIMENSIONS: tuple[str, ...] = tuple(breakdown.name for breakdown in BREAKDOWNS)
+Dimension = Literal[DIMENSIONS]  # type: ignore[valid-type]
 
 # Columns of marts/program_performance an agenda's program measures may name.
 PROGRAM_MEASURES: dict[str, tuple[str, ...]] = {
@@ -106,6 +135,8 @@ class Indicator(_Entry):
     description: str = Field(min_length=1)
     population: str = Field(min_length=1, description="who is measured, in a few words (the scorecard's activity map)")
     numerator: str = Field(min_length=1, description="who counts in the numerator, in plain words")
+    numerator_column: str = Field(pattern=COLUMN, description="boolean column of dbt model int_<id>__students: "
+                                  "the person counts in the numerator")
     denominator: str = Field(min_length=1, description="who is measured, in plain words")
     unit: Literal["percent"]
     higher_is_better: bool
@@ -158,8 +189,16 @@ class Program(_Entry):
         return self
 
 
+class Privacy(_Entry):
+    """What the partnership publishes about small groups: dbt suppresses, the publish gate refuses and
+    the scorecard explains with these numbers."""
+
+    min_cell_size: int = Field(ge=1, description="smallest group whose counts and values may be published")
+
+
 class Agenda(_Entry):
     partnership: str = Field(min_length=1)
+    privacy: Privacy
     indicators: list[Indicator] = Field(min_length=1)
     programs: list[Program] = Field(default_factory=list)
 
@@ -184,10 +223,30 @@ class Agenda(_Entry):
         raise KeyError(indicator_id)
 
 
-def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -> Agenda:
-    """Read and validate agenda.yml. `known_datasets` ('partner.dataset', e.g. from the partner
-    registry), when given, is what every indicator's and program's sources must name."""
-    path = Path(path)
+class School(_Entry):
+    """A school: the code partners send (school_id), the name it is published under, its level."""
+
+    code: str = Field(pattern=r"^[0-9]+$")
+    name: str = Field(min_length=1)
+    level: Literal["Elementary", "Middle", "High"]
+
+
+class _SchoolsFile(_Entry):
+    schools: list[School] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> _SchoolsFile:
+        for name in ("code", "name"):
+            values = [getattr(school, name) for school in self.schools]
+            if repeated := sorted({value for value in values if values.count(value) > 1}):
+                raise ValueError(f"schools: {name} listed more than once: {', '.join(repeated)}")
+        return self
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _load(path: Path, model: type[_Model], expected: str) -> _Model:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -195,11 +254,23 @@ def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -
     except yaml.YAMLError as exc:
         raise AgendaError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
-        raise AgendaError(f"{path}: expected a mapping with 'partnership', 'indicators' and 'programs'")
+        raise AgendaError(f"{path}: expected a mapping with {expected}")
     try:
-        agenda = Agenda.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise AgendaError(f"{path}: {describe_errors(exc, data, named_lists=('indicators', 'programs'))}") from None
+        raise AgendaError(f"{path}: {describe_errors(exc, data, named_lists=('indicators', 'programs', 'schools'))}") from None
+
+
+def load_schools(path: Path | str) -> list[School]:
+    """Read and validate the schools reference (sources/schools.yml)."""
+    return _load(Path(path), _SchoolsFile, "'schools'").schools
+
+
+def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -> Agenda:
+    """Read and validate agenda.yml. `known_datasets` ('partner.dataset', e.g. from the partner
+    registry), when given, is what every indicator's and program's sources must name."""
+    path = Path(path)
+    agenda = _load(path, Agenda, "'partnership', 'privacy', 'indicators' and 'programs'")
     if known_datasets is not None:
         known = set(known_datasets)
         for kind, items in (("indicators", agenda.indicators), ("programs", agenda.programs)):

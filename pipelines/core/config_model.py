@@ -17,7 +17,7 @@ class StrictModel(BaseModel):
 
 def _where(loc: tuple, data: object, named_lists: Collection[str]) -> str:
     """'indicators[grade8_math].baseline.value' from pydantic's ('indicators', 2, 'baseline', 'value'):
-    items of the lists in `named_lists` are named by their `id`."""
+    items of the lists in `named_lists` are named by their `id` (or `code`)."""
     parts: list[str] = []
     node = data
     for part in loc:
@@ -25,7 +25,7 @@ def _where(loc: tuple, data: object, named_lists: Collection[str]) -> str:
             continue
         if isinstance(part, int) and parts and parts[-1] in named_lists:
             item = node[part] if isinstance(node, list) and part < len(node) else None
-            name = item.get("id") if isinstance(item, dict) else None
+            name = item.get("id", item.get("code")) if isinstance(item, dict) else None
             parts[-1] += f"[{name}]" if isinstance(name, str) else f"[{part}]"
         else:
             parts.append(str(part))

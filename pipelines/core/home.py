@@ -11,6 +11,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 AGENDA_FILE = PROJECT_ROOT / "agenda.yml"
+SCHOOLS_FILE = PROJECT_ROOT / "sources" / "schools.yml"
 
 # A new instance's dagster.yaml (an existing one is the data engineer's and left alone). SQLite run and
 # event storage is Dagster's default for a DAGSTER_HOME without storage config.

@@ -2,14 +2,13 @@
 (`config.meta.privacy`) and read from the dbt manifest by the publish gate and the scorecard.
 
 A rule says: when the row's `flag` is false, every `sizes` column is at least the minimum cell
-size; when it is true, every `hidden` column is empty.
+size (agenda.yml `privacy.min_cell_size`); when it is true, every `hidden` column is empty.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-MIN_CELL_SIZE = 10
 MARTS_SCHEMA = "marts"
 
 

@@ -11,6 +11,10 @@ typed). Expectations may use those two columns and no other lineage column. An
 `unexpected_rows_expectation` must query `{batch}` and list in `meta.columns` the columns its rule
 is about (their values are shown with failures).
 
+School codes are not written in a suite: a `value_set` of `{"$schools": ["Elementary", ...]}` is the
+codes of the schools of those levels in the schools reference (sources/schools.yml), and `{school_codes}`
+in that expectation's notes reads them out ("101, 102, 103 or 104").
+
 Loading is strict and cheap (no Great Expectations import, which takes seconds); the quality stage
 builds the GX objects (`pipelines.quality.gx_suite`), and a file mistake found then is still a
 `SuiteError` naming file and field.
@@ -35,6 +39,7 @@ DuckType = Annotated[str, StringConstraints(
 # Canonical names are plain identifiers; a leading underscore is reserved for lineage columns.
 ColumnName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list", "column_set")
+SCHOOLS_REF, SCHOOL_CODES_NOTE = "$schools", "{school_codes}"
 
 
 class SuiteError(ValueError):
@@ -119,6 +124,29 @@ def _check(path: Path, dataset_id: str, suite: _SuiteFile) -> None:
                 raise SuiteError(f"{where}.meta.columns: list the columns this rule is about")
 
 
+def _with_school_codes(path: Path, index: int, expectation: dict[str, Any]) -> dict[str, Any]:
+    """The expectation with a `{"$schools": [levels]}` value set replaced by those schools' codes."""
+    value_set = expectation["kwargs"].get("value_set")
+    if not (isinstance(value_set, dict) and SCHOOLS_REF in value_set):
+        return expectation
+    from pipelines.core.agenda import AgendaError, load_schools
+    from pipelines.core.home import SCHOOLS_FILE
+
+    where = f"{path}: expectations.{index}.kwargs.value_set"
+    try:
+        schools = load_schools(SCHOOLS_FILE)
+    except AgendaError as exc:
+        raise SuiteError(f"{where}: {exc}") from None
+    levels = value_set[SCHOOLS_REF]
+    known = sorted({school.level for school in schools})
+    if len(value_set) != 1 or not isinstance(levels, list) or not levels or set(levels) - set(known):
+        raise SuiteError(f'{where}: write {{"{SCHOOLS_REF}": [levels]}} with levels among {", ".join(known)}')
+    codes = [school.code for school in schools if school.level in levels]
+    spoken = ", ".join(codes[:-1]) + f" or {codes[-1]}" if len(codes) > 1 else codes[0]
+    meta = {**expectation["meta"], "notes": expectation["meta"]["notes"].replace(SCHOOL_CODES_NOTE, spoken)}
+    return {**expectation, "kwargs": {**expectation["kwargs"], "value_set": codes}, "meta": meta}
+
+
 def load_suite(dataset_id: str, expectations_dir: Path) -> Suite:
     path = expectations_dir / f"{dataset_id}.json"
     if not path.is_file():
@@ -139,5 +167,6 @@ def load_suite(dataset_id: str, expectations_dir: Path) -> Suite:
         columns=dict(parsed.meta.columns),
         key=list(parsed.meta.key),
         pseudonymize=list(parsed.meta.pseudonymize),
-        expectations=[expectation.model_dump(exclude_none=True) for expectation in parsed.expectations],
+        expectations=[_with_school_codes(path, index, expectation.model_dump(exclude_none=True))
+                      for index, expectation in enumerate(parsed.expectations)],
     )

@@ -14,7 +14,9 @@ from packaging import version
 from pydantic import Field
 
 from pipelines.core.agenda import Agenda, write_agenda
+from pipelines.models.dbt_vars import project_dbt_vars, vars_arg
 from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
+from pipelines.core.partnership import Partnership
 from pipelines.core.registry import Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.core.warehouse import duckdb_memory_limit
@@ -59,13 +61,14 @@ class DbtBuildConfig(dg.Config):
     )
 
 
-def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
+def build_dbt_assets(partnership: Partnership) -> dg.AssetsDefinition:
     project = dbt_project()
+    values = project_dbt_vars(partnership)
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
-        dagster_dbt_translator=BackboneTranslator(registry),
+        dagster_dbt_translator=BackboneTranslator(partnership.registry),
         pool=WAREHOUSE_POOL,
         name="backbone_dbt",
     )
@@ -81,8 +84,9 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         # partial parse is only reused under the same connection settings (the warehouse path is one), so a
         # fresh folder per run re-parsed the whole project every time. No manifest.json or run_results.json:
         # writing them is a noticeable part of each build, every node's result and duration is in the run's
-        # events and dbt.log, and the definitions read the project's own manifest.
-        args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json",
+        # events and dbt.log, and the definitions read the project's own manifest. The vars are the lists
+        # the partnership's files held when the definitions loaded, as `make` parsed the manifest with.
+        args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json", *vars_arg(values),
                 *(["--full-refresh"] if config.full_refresh else [])]
         invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
         try:

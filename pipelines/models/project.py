@@ -15,11 +15,14 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DbtProject
 from packaging import version
 
 from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.partnership import ConfigError
+from pipelines.models.dbt_vars import project_dbt_vars, vars_arg
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_ENV = PROJECT_ROOT / ".venv-dbt"
@@ -47,12 +50,16 @@ def dbt_core_version(executable: Path) -> version.Version | None:
     return None
 
 
-def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`dbt <args>` on this project and its profiles, output captured."""
+def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None, dbt_vars: Mapping[str, Any] | None = None,
+            project_dir: Path = DBT_PROJECT_DIR) -> subprocess.CompletedProcess[str]:
+    """`dbt <args>` on this project (or a copy of it) and its profiles, output captured, with the
+    project's vars (pipelines.models.dbt_vars) unless `dbt_vars` are given."""
     executable = dbt_executable()
+    values = project_dbt_vars() if dbt_vars is None else dict(dbt_vars)
     try:
         return subprocess.run(
-            [str(executable), *args, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)],
+            [str(executable), *args, *vars_arg(values),
+             "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
             env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
         )
     except FileNotFoundError:
@@ -82,5 +89,8 @@ def dbt_project() -> DbtProject:
 if __name__ == "__main__":
     # `make` calls this whenever dbt files changed: parse so definitions load a current manifest.
     fresh = _project()
-    _parse(fresh)
+    try:
+        _parse(fresh)
+    except (*ConfigError, DbtParseError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     print(f"dbt manifest: {fresh.manifest_path}")

@@ -28,7 +28,7 @@ def mart_keys() -> list[dg.AssetKey]:
                   if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA)
 
 
-def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
+def build_publish_asset(mart_keys: Sequence[dg.AssetKey], agenda: Agenda) -> dg.AssetsDefinition:
     @dg.asset(
         key=SERVING_KEY,
         deps=list(mart_keys),
@@ -40,7 +40,8 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey]) -> dg.AssetsDefinition
     def serving_database(backbone: BackboneResource) -> dg.MaterializeResult:
         home = backbone.paths
         try:
-            published = publish(home.warehouse, home.serving, home.exports, _privacy_rules())
+            published = publish(home.warehouse, home.serving, home.exports, _privacy_rules(),
+                                agenda.privacy.min_cell_size)
         except PublishRefused as exc:
             raise dg.Failure(description=str(exc)) from None
         return dg.MaterializeResult(

@@ -11,4 +11,4 @@ from pipelines.publish.assets import build_publish_asset, build_scorecard_asset,
 
 
 def publish_definitions(registry: Registry, agenda: Agenda) -> dg.Definitions:
-    return dg.Definitions(assets=[build_publish_asset(mart_keys()), build_scorecard_asset(registry, agenda)])
+    return dg.Definitions(assets=[build_publish_asset(mart_keys(), agenda), build_scorecard_asset(registry, agenda)])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.core.privacy import MARTS_SCHEMA, MIN_CELL_SIZE, PrivacyRule
+from pipelines.core.privacy import MARTS_SCHEMA, PrivacyRule
 from pipelines.core.sql import ident, literal
 
 
@@ -49,10 +49,10 @@ def _partial(path: Path) -> Path:
     return path.with_name(path.name + ".new")
 
 
-def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule]) -> int:
-    """Rows of marts.`table` that would publish a count under the minimum."""
+def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule], min_cell_size: int) -> int:
+    """Rows of marts.`table` that would publish a count under `min_cell_size` (agenda.yml privacy)."""
     breaches = [
-        f"(not {ident(rule.flag)} and ({' or '.join(f'{ident(c)} < {MIN_CELL_SIZE}' for c in rule.sizes)})) "
+        f"(not {ident(rule.flag)} and ({' or '.join(f'{ident(c)} < {int(min_cell_size)}' for c in rule.sizes)})) "
         f"or ({ident(rule.flag)} and ({' or '.join(f'{ident(c)} is not null' for c in rule.hidden)}))"
         for rule in rules
     ]
@@ -62,8 +62,10 @@ def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[P
     return con.execute(f"select count(*) from {MARTS_SCHEMA}.{ident(table)} where {where}").fetchone()[0]
 
 
-def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list[PrivacyRule]]) -> list[Published]:
-    """Publish every mart, or nothing: a mart without a privacy rule, or breaking it, stops the publish."""
+def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list[PrivacyRule]],
+            min_cell_size: int) -> list[Published]:
+    """Publish every mart, or nothing: a mart without a privacy rule, or breaking it (a count under
+    `min_cell_size`, the agenda's privacy.min_cell_size), stops the publish."""
     exports.mkdir(parents=True, exist_ok=True)
     staged = _partial(serving)
     staged.unlink(missing_ok=True)
@@ -78,9 +80,9 @@ def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list
             if table not in rules:
                 raise PublishRefused(f"{MARTS_SCHEMA}.{table} declares no privacy rule (config.meta.privacy "
                                      "in its dbt yml); nothing was published")
-            if shown := privacy_violations(con, table, rules[table]):
+            if shown := privacy_violations(con, table, rules[table], min_cell_size):
                 raise PublishRefused(
-                    f"{MARTS_SCHEMA}.{table} would show {shown} row(s) counting fewer than {MIN_CELL_SIZE}; "
+                    f"{MARTS_SCHEMA}.{table} would show {shown} row(s) counting fewer than {min_cell_size}; "
                     "nothing was published"
                 )
         con.execute(f"attach {literal(str(staged))} as serving_new (read_write)")

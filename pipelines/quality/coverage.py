@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.core.agenda import Agenda
+from pipelines.core.agenda import BREAKDOWNS, Agenda
 from pipelines.core.registry import DatasetRef, Registry
 from pipelines.core.sql import ident
 
-DIMENSION_FIELDS = {
-    "race_ethnicity": "race_ethnicity",
-    "gender": "gender",
-    "econ_disadvantaged": "econ_disadvantaged",
-    "english_learner": "english_learner",
-    "special_education": "special_education",
-    "school": "school_id",
-}
+DIMENSION_FIELDS = {breakdown.name: breakdown.field for breakdown in BREAKDOWNS}  # the field behind each breakdown
 MAX_EMPTY_SHARE = 0.05
 
 

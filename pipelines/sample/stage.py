@@ -18,14 +18,12 @@ from contextlib import closing
 from pathlib import Path
 from typing import TextIO
 
-from pipelines.core.home import Home
+from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, Home
+from pipelines.core.registry import load_registry
+from pipelines.sample.api import ENDPOINTS
 
 API_PARTNER, SQL_PARTNER = "riverbend_college", "workforce_board"
 INBOX_SUFFIXES = (".csv", ".xlsx")
-API_KEYS = {  # natural key of each store file: a re-sent record replaces the one it updates
-    "enrollments.json": ("state_student_id", "term_code"),
-    "awards.json": ("state_student_id", "award_level"),
-}
 WAGE_TABLE = "ui_wage_records"
 WAGE_COLUMNS = ("person_state_id", "wage_quarter", "was_employed", "total_wages", "naics_sector")
 
@@ -33,14 +31,15 @@ WAGE_COLUMNS = ("person_state_id", "wage_quarter", "was_employed", "total_wages"
 def stage_round(round_dir: Path, home: Path | Home) -> list[str]:
     """Stage every partner folder of `round_dir` into instance `home`; one line per delivery."""
     paths = home if isinstance(home, Home) else Home.resolve(home)
+    api_keys = _api_keys()
     lines = []
     for partner_dir in sorted(path for path in Path(round_dir).iterdir() if path.is_dir()):
         partner = partner_dir.name
         for source in sorted(path for path in partner_dir.iterdir() if path.is_file()):
             if source.name.startswith("."):
                 continue
-            if partner == API_PARTNER and source.name in API_KEYS:
-                lines.append(_extend_api_store(source, paths.sample / "api" / source.name))
+            if partner == API_PARTNER and source.name in api_keys:
+                lines.append(_extend_api_store(source, paths.sample / "api" / source.name, api_keys[source.name]))
             elif partner == SQL_PARTNER and source.name == f"{WAGE_TABLE}.csv":
                 lines.append(_insert_wages(source, paths.sample / f"{SQL_PARTNER}.sqlite"))
             elif source.suffix.lower() in INBOX_SUFFIXES:
@@ -60,8 +59,15 @@ def _drop(source: Path, inbox: Path) -> str:
     return f"{source.parent.name}/{source.name} -> {inbox}"
 
 
-def _extend_api_store(source: Path, store: Path) -> str:
-    key_fields = API_KEYS[source.name]
+def _api_keys() -> dict[str, tuple[str, ...]]:
+    """Natural key of each API store file in the API's field names: its dataset's suite key (meta.key)
+    through the registry's column mapping. A re-sent record replaces the one it updates."""
+    registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
+    return {ENDPOINTS[ref.feed.endpoint]: tuple(ref.feed.columns[column] for column in ref.suite.key)
+            for ref in registry.datasets if ref.partner.id == API_PARTNER and ref.feed.endpoint in ENDPOINTS}
+
+
+def _extend_api_store(source: Path, store: Path, key_fields: tuple[str, ...]) -> str:
     records: list[dict] = json.loads(store.read_text(encoding="utf-8")) if store.exists() else []
     position = {tuple(record[field] for field in key_fields): i for i, record in enumerate(records)}
     added = 0

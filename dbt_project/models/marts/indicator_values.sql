@@ -1,9 +1,12 @@
 -- Published indicators: one row per indicator x period x geography x dimension x group, with
 -- small cells suppressed (macros/suppress_small_cells.sql) and progress against the agenda's
--- baseline and target. Each indicator adds its cells (macros/indicator_cells.sql) from its
--- intermediate model of one row per person per period; the agenda (config source) decides which
--- indicators are published and by which breakdowns.
-{%- set dimensions = ['race_ethnicity', 'gender', 'econ_disadvantaged', 'english_learner', 'special_education'] %}
+-- baseline and target. Each indicator of the agenda (var indicators, from agenda.yml) adds its cells
+-- (macros/indicator_cells.sql) from its intermediate model int_<indicator>__students, one row per
+-- person per period: column `period`, the agenda's `numerator_column`, one column per dimension
+-- (var dimensions) holding the person's group, and `school_name` when the agenda requires 'school'
+-- (a school geography). The agenda (config source) decides which breakdowns are published.
+{%- set agenda_indicators = var('indicators') %}
+{%- set dimensions = var('dimensions') %}
 with
 
 indicators as (
@@ -18,115 +21,31 @@ disaggregations as (
 
 ),
 
-kindergarten_readiness_students as (
+{%- for indicator in agenda_indicators %}
 
-    select * from {{ ref('int_kindergarten_readiness__students') }}
+{{ indicator.id }}_students as (
 
-),
-
-grade3_reading_students as (
-
-    select * from {{ ref('int_grade3_reading__students') }}
+    select * from {{ ref('int_' ~ indicator.id ~ '__students') }}
 
 ),
+{%- endfor %}
+{%- for indicator in agenda_indicators %}
 
-grade8_math_students as (
+{{ indicator.id }} as (
 
-    select * from {{ ref('int_grade8_math__students') }}
-
-),
-
-hs_graduation_4yr_students as (
-
-    select * from {{ ref('int_hs_graduation_4yr__students') }}
+    {{ indicator_cells(indicator.id, indicator.id ~ '_students', 'period', indicator.numerator_column,
+                       breakdowns=dimensions, school_column='school_name' if indicator.school_geography else none) }}
 
 ),
-
-postsecondary_enrollment_students as (
-
-    select * from {{ ref('int_postsecondary_enrollment__students') }}
-
-),
-
-postsecondary_completion_students as (
-
-    select * from {{ ref('int_postsecondary_completion__students') }}
-
-),
-
-young_adult_employment_students as (
-
-    select * from {{ ref('int_young_adult_employment__students') }}
-
-),
-
-kindergarten_readiness as (
-
-    {{ indicator_cells('kindergarten_readiness', 'kindergarten_readiness_students', 'period',
-                       'is_kindergarten_ready', breakdowns=dimensions, school_column='school_name') }}
-
-),
-
-grade3_reading as (
-
-    {{ indicator_cells('grade3_reading', 'grade3_reading_students', 'period',
-                       'is_proficient', breakdowns=dimensions, school_column='school_name') }}
-
-),
-
-grade8_math as (
-
-    {{ indicator_cells('grade8_math', 'grade8_math_students', 'period',
-                       'is_proficient', breakdowns=dimensions, school_column='school_name') }}
-
-),
-
-hs_graduation_4yr as (
-
-    {{ indicator_cells('hs_graduation_4yr', 'hs_graduation_4yr_students', 'period',
-                       'is_graduated', breakdowns=dimensions, school_column='school_name') }}
-
-),
-
-postsecondary_enrollment as (
-
-    {{ indicator_cells('postsecondary_enrollment', 'postsecondary_enrollment_students', 'period',
-                       'is_enrolled_within_window', breakdowns=dimensions, school_column='school_name') }}
-
-),
-
-postsecondary_completion as (
-
-    {{ indicator_cells('postsecondary_completion', 'postsecondary_completion_students', 'period',
-                       'is_completed_within_window', breakdowns=dimensions, school_column='school_name') }}
-
-),
-
-young_adult_employment as (
-
-    -- no school geography: young adults have left school
-    {{ indicator_cells('young_adult_employment', 'young_adult_employment_students', 'period',
-                       'is_employed_in_year', breakdowns=dimensions) }}
-
-),
+{%- endfor %}
 
 -- MATERIALIZED (DuckDB and PostgreSQL both accept it): planned and computed once, apart from the
 -- suppression passes below; inlined, DuckDB's optimizer spends seconds on the combined plan.
 cells as materialized (
-
-    select * from kindergarten_readiness
-    union all
-    select * from grade3_reading
-    union all
-    select * from grade8_math
-    union all
-    select * from hs_graduation_4yr
-    union all
-    select * from postsecondary_enrollment
-    union all
-    select * from postsecondary_completion
-    union all
-    select * from young_adult_employment
+{% for indicator in agenda_indicators %}
+    {% if not loop.first %}union all
+    {% endif %}select * from {{ indicator.id }}
+{%- endfor %}
 
 ),
 

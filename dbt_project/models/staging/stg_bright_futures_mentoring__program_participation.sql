@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'program_id', 'school_year']) }}
+{{ config(materialized='incremental', unique_key=natural_key('bright_futures_mentoring__program_participation')) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'bright_futures_mentoring__program_participation'), ['student_id', 'program_id', 'school_year']) }}
+    {{ accepted_latest_rows(source('raw', 'bright_futures_mentoring__program_participation'), natural_key('bright_futures_mentoring__program_participation')) }}
 
 ),
 

@@ -16,7 +16,8 @@ renamed as (
         dimension,
 
         ---------- kind
-        dimension = 'school' as is_geography
+        -- published as geographies ('school'), not as groups (pipelines.core.agenda.BREAKDOWNS)
+        dimension in ('{{ var('geography_dimensions') | join("', '") }}') as is_geography
 
     from source
 

@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'school_year']) }}
+{{ config(materialized='incremental', unique_key=natural_key('early_learning_coalition__kindergarten_readiness')) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'early_learning_coalition__kindergarten_readiness'), ['student_id', 'school_year']) }}
+    {{ accepted_latest_rows(source('raw', 'early_learning_coalition__kindergarten_readiness'), natural_key('early_learning_coalition__kindergarten_readiness')) }}
 
 ),
 

@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'award_level_code']) }}
+{{ config(materialized='incremental', unique_key=natural_key('riverbend_college__completion', {'award_level': 'award_level_code'})) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'riverbend_college__completion'), ['student_id', 'award_level']) }}
+    {{ accepted_latest_rows(source('raw', 'riverbend_college__completion'), natural_key('riverbend_college__completion')) }}
 
 ),
 

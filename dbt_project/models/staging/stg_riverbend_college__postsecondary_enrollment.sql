@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'term_code']) }}
+{{ config(materialized='incremental', unique_key=natural_key('riverbend_college__postsecondary_enrollment', {'term': 'term_code'})) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'riverbend_college__postsecondary_enrollment'), ['student_id', 'term']) }}
+    {{ accepted_latest_rows(source('raw', 'riverbend_college__postsecondary_enrollment'), natural_key('riverbend_college__postsecondary_enrollment')) }}
 
 ),
 

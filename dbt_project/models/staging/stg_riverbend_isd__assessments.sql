@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'school_year', 'subject_code']) }}
+{{ config(materialized='incremental', unique_key=natural_key('riverbend_isd__assessments', {'subject': 'subject_code'})) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'riverbend_isd__assessments'), ['student_id', 'school_year', 'subject']) }}
+    {{ accepted_latest_rows(source('raw', 'riverbend_isd__assessments'), natural_key('riverbend_isd__assessments')) }}
 
 ),
 

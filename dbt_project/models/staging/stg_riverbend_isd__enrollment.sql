@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'school_year']) }}
+{{ config(materialized='incremental', unique_key=natural_key('riverbend_isd__enrollment')) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'riverbend_isd__enrollment'), ['student_id', 'school_year']) }}
+    {{ accepted_latest_rows(source('raw', 'riverbend_isd__enrollment'), natural_key('riverbend_isd__enrollment')) }}
 
 ),
 

@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'cohort_year']) }}
+{{ config(materialized='incremental', unique_key=natural_key('riverbend_isd__graduation')) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'riverbend_isd__graduation'), ['student_id', 'cohort_year']) }}
+    {{ accepted_latest_rows(source('raw', 'riverbend_isd__graduation'), natural_key('riverbend_isd__graduation')) }}
 
 ),
 

@@ -1,10 +1,10 @@
-{{ config(materialized='incremental', unique_key=['student_id', 'quarter']) }}
+{{ config(materialized='incremental', unique_key=natural_key('workforce_board__employment')) }}
 
 with
 
 source as (
 
-    {{ accepted_latest_rows(source('raw', 'workforce_board__employment'), ['student_id', 'quarter']) }}
+    {{ accepted_latest_rows(source('raw', 'workforce_board__employment'), natural_key('workforce_board__employment')) }}
 
 ),
 

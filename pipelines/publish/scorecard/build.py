@@ -23,7 +23,7 @@ from pipelines.publish.scorecard import pages
 from pipelines.publish.scorecard.activity import activity_map, program_partner
 from pipelines.publish.scorecard.charts import Figure, svg_cache
 from pipelines.publish.published import PublishedData, load_published
-from pipelines.publish.scorecard.formats import SUPPRESSED, count, day, pct, points
+from pipelines.publish.scorecard.formats import count, day, pct, points, suppressed_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = (("index.html", "Overview"), ("benchmarking.html", "Bright spots"), ("partners.html", "Who works on what"),
@@ -43,16 +43,17 @@ class Site:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def _environment(suppressed: str) -> jinja2.Environment:
+    """The templates, with `suppressed` the label of every hidden cell (the agenda's minimum cell size)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters.update(pct=pct, points=points, count=count, day=day)
-    env.globals.update(nav=NAV, suppressed=SUPPRESSED, bright_spot_rule=pages.BRIGHT_SPOT_RULE)
+    env.globals.update(nav=NAV, suppressed=suppressed, bright_spot_rule=pages.BRIGHT_SPOT_RULE)
     return env
 
 
 def _indicator_pages(published: PublishedData, agenda: Agenda, registry: Registry, cards: dict[str, pages.Card],
-                     schools: dict[str, Figure | None]) -> dict[str, tuple[str, dict]]:
+                     schools: dict[str, Figure | None], suppressed: str) -> dict[str, tuple[str, dict]]:
     found = {}
     for indicator in agenda.indicators:
         cells = published.cells.get(indicator.id, [])
@@ -60,8 +61,8 @@ def _indicator_pages(published: PublishedData, agenda: Agenda, registry: Registr
             "title": indicator.title,
             "indicator": indicator,
             "card": cards[indicator.id],
-            "trend": pages.trend_figure(indicator, cells),
-            "groups": pages.group_figures(indicator, cells),
+            "trend": pages.trend_figure(indicator, cells, suppressed),
+            "groups": pages.group_figures(indicator, cells, suppressed),
             "schools": schools[indicator.id],
             "breakdowns": [pages.DIMENSION_TITLES[d] for d in indicator.disaggregations],
             "sources": [(registry.partners[partner_id], datasets)
@@ -104,7 +105,8 @@ def render_pages(published: PublishedData, agenda: Agenda, registry: Registry) -
     """Every page of the site: relative path -> HTML."""
     cards = {i.id: pages.card(i, published.cells.get(i.id, []), published.deliveries, published.published_at)
              for i in agenda.indicators}
-    schools = {i.id: pages.school_figure(i, published.cells.get(i.id, [])) for i in agenda.indicators}
+    suppressed = suppressed_label(agenda.privacy.min_cell_size)
+    schools = {i.id: pages.school_figure(i, published.cells.get(i.id, []), suppressed) for i in agenda.indicators}
     partner_names = {p.id: p.name for p in registry.partners.values()}
     health = published.deliveries
     contents: dict[str, tuple[str, dict]] = {
@@ -129,17 +131,17 @@ def render_pages(published: PublishedData, agenda: Agenda, registry: Registry) -
             "latest": None if health is None else pages.delivery_table(
                 "Latest delivery of each partner's datasets", pages.latest_deliveries(health), partner_names),
         }),
-        **_indicator_pages(published, agenda, registry, cards, schools),
+        **_indicator_pages(published, agenda, registry, cards, schools, suppressed),
         **{f"programs/{p.id}.html": ("program.html.j2", {
             "title": p.name,
             "program": p,
             "partner": registry.partners[program_partner(p)],
             "indicators": [agenda.indicator(i) for i in p.indicators],
-            "figures": pages.program_figures(p, published.programs.get(p.id, [])),
+            "figures": pages.program_figures(p, published.programs.get(p.id, []), suppressed),
         }) for p in agenda.programs},
         **_partner_pages(published, agenda, registry),
     }
-    env = _environment()
+    env = _environment(suppressed)
     return {
         path: env.get_template(template).render(
             **context, path=path, root="../" * path.count("/"), partnership=agenda.partnership,

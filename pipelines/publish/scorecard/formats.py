@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-SUPPRESSED = "fewer than 10"  # the label of every cell the privacy gate hid
-
 
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{value:.1%}"
@@ -24,3 +22,8 @@ def day(value: dt.date | dt.datetime | None) -> str:
     if value is None:
         return "–"
     return value.strftime("%-d %b %Y")
+
+
+def suppressed_label(min_cell_size: int) -> str:
+    """The label of every cell the privacy gate hid (min_cell_size: agenda.yml privacy)."""
+    return f"fewer than {min_cell_size}"

@@ -1,8 +1,8 @@
 """What each page of the scorecard says: its charts, the tables behind them, and the notes.
 
 Functions here take published data and the agenda and return plain values for the templates.
-A suppressed cell never reaches a chart: its group is listed as "fewer than 10" beside the chart
-and in its table instead.
+A suppressed cell never reaches a chart: its group is listed as "fewer than <the agenda's minimum
+cell size>" (`suppressed`) beside the chart and in its table instead.
 """
 
 from __future__ import annotations
@@ -13,20 +13,13 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from pipelines.core.agenda import Agenda, Indicator, Program, period_kind, period_start
+from pipelines.core.agenda import BREAKDOWNS, Agenda, Indicator, Program, period_kind, period_start
 from pipelines.publish.scorecard import charts
 from pipelines.publish.scorecard.charts import Figure, Table
 from pipelines.publish.published import Cell, DataHealthRow, ProgramYear
-from pipelines.publish.scorecard.formats import SUPPRESSED, count, day, pct, points
+from pipelines.publish.scorecard.formats import count, day, pct, points, suppressed_label
 
-DIMENSION_TITLES = {
-    "race_ethnicity": "race/ethnicity",
-    "econ_disadvantaged": "family income",
-    "english_learner": "English learner status",
-    "special_education": "special education status",
-    "gender": "gender",
-    "school": "school",
-}
+DIMENSION_TITLES = {breakdown.name: breakdown.title for breakdown in BREAKDOWNS}
 # A school or program is a bright spot to learn from when it beats the partnership by at least this
 # much, measured on enough people that the difference is unlikely to be chance.
 BRIGHT_SPOT_POINTS = 0.05
@@ -108,7 +101,7 @@ def card(indicator: Indicator, cells: Sequence[Cell], deliveries: Sequence[DataH
 
 # --- indicator pages --------------------------------------------------------------------------------
 
-def trend_figure(indicator: Indicator, cells: Sequence[Cell]) -> Figure:
+def trend_figure(indicator: Indicator, cells: Sequence[Cell], suppressed: str) -> Figure:
     trend = community_trend(cells)
     shown = [c for c in trend if not c.suppressed]
     title = f"{indicator.title}, all students, by {period_kind(indicator.baseline.period)}"
@@ -117,7 +110,7 @@ def trend_figure(indicator: Indicator, cells: Sequence[Cell]) -> Figure:
     label = f"{title}: {', '.join(f'{c.period} {pct(c.value)}' for c in shown)}. {baseline}, {target}."
     svg = charts.trend([(c.period, c.value) for c in shown], (baseline, indicator.baseline.value),
                        (target, indicator.target.value), label) if shown else None
-    rows = [(c.period, SUPPRESSED if c.suppressed else pct(c.value), count(c.denominator),
+    rows = [(c.period, suppressed if c.suppressed else pct(c.value), count(c.denominator),
              points(c.change_from_baseline), {True: "On track", False: "Off track"}.get(c.on_track, "–"))
             for c in trend]
     table = Table(f"{title} ({baseline.lower()}, {target.lower()})",
@@ -125,7 +118,7 @@ def trend_figure(indicator: Indicator, cells: Sequence[Cell]) -> Figure:
     return Figure(title, svg, table, tuple(c.period for c in trend if c.suppressed))
 
 
-def _group_figure(title: str, groups: Sequence[Cell], reference: Cell | None,
+def _group_figure(title: str, groups: Sequence[Cell], reference: Cell | None, suppressed: str,
                   label_of: Callable[[Cell], str] = lambda c: c.group_value, higher_is_better: bool = True,
                   highlight: bool = False) -> Figure:
     """Bars for the published groups, best first, against the reference cell; hidden groups are
@@ -142,10 +135,10 @@ def _group_figure(title: str, groups: Sequence[Cell], reference: Cell | None,
     if base is not None:
         label += f". All students {pct(base)}"
     if hidden:
-        label += f". Not shown, {SUPPRESSED}: {', '.join(hidden)}"
+        label += f". Not shown, {suppressed}: {', '.join(hidden)}"
     svg = charts.bars(rows, label, (f"All students {pct(base)}", base) if base is not None else None) if rows else None
     columns = ("Group", "Value", "People measured", "Difference from all students")
-    table_rows = [(label_of(c), SUPPRESSED if c.suppressed else pct(c.value), count(c.denominator),
+    table_rows = [(label_of(c), suppressed if c.suppressed else pct(c.value), count(c.denominator),
                    "–" if c.suppressed or base is None else points(c.value - base)) for c in groups]
     if highlight:
         columns += ("Bright spot",)
@@ -153,7 +146,7 @@ def _group_figure(title: str, groups: Sequence[Cell], reference: Cell | None,
     return Figure(title, svg, Table(title, columns, table_rows), hidden)
 
 
-def group_figures(indicator: Indicator, cells: Sequence[Cell]) -> list[Figure]:
+def group_figures(indicator: Indicator, cells: Sequence[Cell], suppressed: str) -> list[Figure]:
     """One gap chart per required breakdown, for the latest period."""
     community = [c for c in cells if c.geography_level == "community"]
     period = _latest_period(community)
@@ -161,12 +154,13 @@ def group_figures(indicator: Indicator, cells: Sequence[Cell]) -> list[Figure]:
     total = next((c for c in latest if c.dimension == "all_students"), None)
     return [
         _group_figure(f"{indicator.title} by {DIMENSION_TITLES[dimension]}, {period}",
-                      [c for c in latest if c.dimension == dimension], total, higher_is_better=indicator.higher_is_better)
+                      [c for c in latest if c.dimension == dimension], total, suppressed,
+                      higher_is_better=indicator.higher_is_better)
         for dimension in indicator.disaggregations if dimension != "school"
     ]
 
 
-def school_figure(indicator: Indicator, cells: Sequence[Cell]) -> Figure | None:
+def school_figure(indicator: Indicator, cells: Sequence[Cell], suppressed: str) -> Figure | None:
     """Schools compared on the indicator in the latest period that has school results."""
     schools = [c for c in cells if c.geography_level == "school" and c.dimension == "all_students"]
     period = _latest_period(schools)
@@ -174,8 +168,8 @@ def school_figure(indicator: Indicator, cells: Sequence[Cell]) -> Figure | None:
         return None
     total = next((c for c in community_trend(cells) if c.period == period), None)
     return _group_figure(f"{indicator.title} by school, {period}", [c for c in schools if c.period == period],
-                         total, label_of=lambda c: c.geography, higher_is_better=indicator.higher_is_better,
-                         highlight=True)
+                         total, suppressed, label_of=lambda c: c.geography,
+                         higher_is_better=indicator.higher_is_better, highlight=True)
 
 
 # --- programs ---------------------------------------------------------------------------------------
@@ -193,40 +187,40 @@ def _better_off_rows(year: ProgramYear, category: str, key: str) -> list[dict]:
     ]
 
 
-def _how_much(program: Program, years: Sequence[ProgramYear]) -> Figure:
+def _how_much(program: Program, years: Sequence[ProgramYear], suppressed: str) -> Figure:
     title = f"{program.name}: students served by school year"
     shown = [y for y in years if not y.how_much_suppressed]
     svg = charts.columns(
         [{"period": y.period, "value": y.students_served, "text": count(y.students_served)} for y in shown],
         f"{title}: " + ", ".join(f"{y.period} {count(y.students_served)}" for y in shown),
         percent=False) if shown else None
-    rows = [(y.period, SUPPRESSED, "–") if y.how_much_suppressed else
+    rows = [(y.period, suppressed, "–") if y.how_much_suppressed else
             (y.period, count(y.students_served), count(y.sessions_delivered)) for y in years]
     return Figure(title, svg, Table(title, ("School year", "Students served", "Sessions attended"), rows),
                   _hidden_years(years, "how_much_suppressed"))
 
 
-def _how_well(program: Program, years: Sequence[ProgramYear]) -> Figure:
+def _how_well(program: Program, years: Sequence[ProgramYear], suppressed: str) -> Figure:
     title = f"{program.name}: share of participants attending at least {program.dosage_threshold:.0%} of sessions"
     shown = [y for y in years if not y.how_well_suppressed]
     svg = charts.columns(
         [{"period": y.period, "value": y.dosage_share, "text": pct(y.dosage_share)} for y in shown],
         f"{title}: " + ", ".join(f"{y.period} {pct(y.dosage_share)}" for y in shown), percent=True) if shown else None
-    rows = [(y.period, SUPPRESSED, "–") if y.how_well_suppressed else
+    rows = [(y.period, suppressed, "–") if y.how_well_suppressed else
             (y.period, pct(y.dosage_share), count(y.participants_with_sessions)) for y in years]
     return Figure(title, svg,
                   Table(title, ("School year", "Share meeting dosage", "Participants offered sessions"), rows),
                   _hidden_years(years, "how_well_suppressed"))
 
 
-def _better_off(program: Program, years: Sequence[ProgramYear]) -> Figure:
+def _better_off(program: Program, years: Sequence[ProgramYear], suppressed: str) -> Figure:
     title = f"{program.name}: reading proficiency of participants and comparable non-participants"
     shown = [y for y in years if not y.better_off_suppressed]
     svg = charts.paired(
         [row for y in shown for row in _better_off_rows(y, y.period, "period")],
         f"{title}: " + "; ".join(f"{y.period} participants {pct(y.participant_proficiency_rate)}, comparison "
                                  f"{pct(y.comparison_proficiency_rate)}" for y in shown)) if shown else None
-    rows = [(y.period, SUPPRESSED, "–", SUPPRESSED, "–", "–") if y.better_off_suppressed else
+    rows = [(y.period, suppressed, "–", suppressed, "–", "–") if y.better_off_suppressed else
             (y.period, pct(y.participant_proficiency_rate), count(y.participants_tested),
              pct(y.comparison_proficiency_rate), count(y.comparison_tested), points(y.proficiency_difference))
             for y in years]
@@ -235,13 +229,13 @@ def _better_off(program: Program, years: Sequence[ProgramYear]) -> Figure:
     return Figure(title, svg, Table(title, columns, rows), _hidden_years(years, "better_off_suppressed"))
 
 
-def program_figures(program: Program, years: Sequence[ProgramYear]) -> dict[str, Figure]:
+def program_figures(program: Program, years: Sequence[ProgramYear], suppressed: str) -> dict[str, Figure]:
     """Results-Based Accountability over the years: how much, how well, is anyone better off."""
-    return {"how_much": _how_much(program, years), "how_well": _how_well(program, years),
-            "better_off": _better_off(program, years)}
+    return {"how_much": _how_much(program, years, suppressed), "how_well": _how_well(program, years, suppressed),
+            "better_off": _better_off(program, years, suppressed)}
 
 
-def _dosage_benchmark(period: str, years: dict[str, ProgramYear]) -> Figure:
+def _dosage_benchmark(period: str, years: dict[str, ProgramYear], suppressed: str) -> Figure:
     """Each program's share meeting its attendance goal against all programs pooled."""
     title = f"Programs compared: share of participants meeting the attendance goal, {period}"
     shown = {name: y for name, y in years.items() if not y.how_well_suppressed}
@@ -253,7 +247,7 @@ def _dosage_benchmark(period: str, years: dict[str, ProgramYear]) -> Figure:
              "text": pct(y.dosage_share) + (" ★ bright spot" if bright[name] else "")} for name, y in shown.items()]
     svg = charts.bars(bars, f"{title}: " + "; ".join(f"{b['name']} {b['text']}" for b in bars)
                       + f". All programs {pct(pooled)}", (f"All programs {pct(pooled)}", pooled)) if bars else None
-    rows = [(name, SUPPRESSED, "–", "") if y.how_well_suppressed else
+    rows = [(name, suppressed, "–", "") if y.how_well_suppressed else
             (name, pct(y.dosage_share), count(y.participants_with_sessions), "Yes" if bright[name] else "")
             for name, y in years.items()]
     columns = ("Program", "Share meeting dosage", "Participants offered sessions", "Bright spot")
@@ -261,7 +255,7 @@ def _dosage_benchmark(period: str, years: dict[str, ProgramYear]) -> Figure:
                   tuple(name for name, y in years.items() if y.how_well_suppressed))
 
 
-def _better_off_benchmark(period: str, years: dict[str, ProgramYear]) -> Figure:
+def _better_off_benchmark(period: str, years: dict[str, ProgramYear], suppressed: str) -> Figure:
     """Each program's participants against their comparable non-participants."""
     title = f"Programs compared: participants' reading proficiency against comparable non-participants, {period}"
     shown = {name: y for name, y in years.items() if not y.better_off_suppressed}
@@ -270,7 +264,7 @@ def _better_off_benchmark(period: str, years: dict[str, ProgramYear]) -> Figure:
         f"{title}: " + "; ".join(f"{name} participants {pct(y.participant_proficiency_rate)}, comparison "
                                  f"{pct(y.comparison_proficiency_rate)}" for name, y in shown.items()),
         category="program") if shown else None
-    rows = [(name, SUPPRESSED, SUPPRESSED, "–", "–", "") if y.better_off_suppressed else
+    rows = [(name, suppressed, suppressed, "–", "–", "") if y.better_off_suppressed else
             (name, pct(y.participant_proficiency_rate), pct(y.comparison_proficiency_rate),
              points(y.proficiency_difference), count(y.participants_tested),
              "Yes" if is_bright_spot(y.participant_proficiency_rate, y.comparison_proficiency_rate,
@@ -289,7 +283,8 @@ def program_benchmarks(agenda: Agenda, programs: dict[str, list[ProgramYear]]) -
         return []
     period = min((programs[p.id][-1].period for p in reported), key=period_start)
     years = {p.name: y for p in reported for y in programs[p.id] if y.period == period}
-    return [_dosage_benchmark(period, years), _better_off_benchmark(period, years)]
+    suppressed = suppressed_label(agenda.privacy.min_cell_size)
+    return [_dosage_benchmark(period, years, suppressed), _better_off_benchmark(period, years, suppressed)]
 
 
 # --- partner data health ---------------------------------------------------------------------------
