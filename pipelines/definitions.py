@@ -19,7 +19,7 @@ from pipelines.ingest.assets import build_raw_assets, raw_key
 from pipelines.ingest.schedules import build_pull_schedule
 from pipelines.ingest.sensors import build_inbox_sensor
 from pipelines.models.assets import build_agenda_asset, build_dbt_assets, dbt_resource
-from pipelines.publish.assets import build_publish_asset, build_scorecard_asset
+from pipelines.publish.assets import build_publish_asset
 from pipelines.quality.checks import build_equity_coverage_check, build_expectations_checks
 from pipelines.registry import FILE_KINDS, load_registry
 from pipelines.resources import BackboneResource
@@ -46,7 +46,7 @@ def build_definitions(partners_dir: Path = PARTNERS_DIR, expectations_dir: Path 
         "failure. Written by the raw assets' expectations checks; read by the alerts and partner_data_health.",
     )
     assets = [*build_raw_assets(registry), submissions, check_results, build_agenda_asset(registry),
-              build_calendar_asset(registry), models, build_publish_asset(marts), build_scorecard_asset(registry),
+              build_calendar_asset(registry), models, build_publish_asset(marts, registry),
               alerts, digests]
 
     not_alerts = dg.AssetSelection.all() - dg.AssetSelection.groups("alerts")
