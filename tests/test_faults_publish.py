@@ -26,7 +26,7 @@ PUBLISH_KEYS = [dg.AssetKey(["publish", "serving_database"]), dg.AssetKey(["publ
 SETS = {"old": {"value": 0.47, "page": "47.0%", "served": 88},
         "new": {"value": 0.52, "page": "52.0%", "served": 90}}
 HEADLINE = "period = '2023-24' and geography_level = 'community' and dimension = 'all_students'"
-LEFTOVER_MARKS = (".new", ".old", ".partial", ".staged")
+LEFTOVER_MARKS = (".new", ".old", ".partial", ".before-versions")
 
 
 class Crash(Exception):
@@ -35,6 +35,7 @@ class Crash(Exception):
 
 @functools.cache
 def _publish_step() -> tuple[dg.AssetsDefinition, ...]:
+    """The definitions making the publish assets, in order (one making both, or one each)."""
     defs = build_definitions()
     return tuple({id(a): a for a in (defs.resolve_assets_def(key) for key in PUBLISH_KEYS)}.values())
 
