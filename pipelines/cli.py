@@ -95,7 +95,8 @@ def demo(home: Path | None) -> None:
             pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
             _print_run("pipeline", pipeline)
             kept = "blocked; the previous publish is kept"
-            console.print(f"  publish: {'serving.duckdb and exports replaced' if PUBLISH_KEY in pipeline.materialized else kept}")
+            replaced = "serving.duckdb, exports and site replaced together"
+            console.print(f"  publish: {replaced if PUBLISH_KEY in pipeline.materialized else kept}")
             if not pipeline.success:
                 # What the `alert_partners_after_failed_run` sensor does when the daemon runs.
                 _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))

@@ -87,10 +87,10 @@ def test_the_flawed_delivery_is_quarantined_blocks_its_round_and_the_fix_is_publ
     assert statuses == [("assessments_2024-25.csv", "quarantined"), ("assessments_2024-25_v2.csv", "accepted")]
     rounds = stdout.split("Round ")[1:]
     assert [line.split(":")[0] for line in rounds] == ["history", "current", "fixes"]
-    assert "publish: serving.duckdb and exports replaced" in rounds[0]
+    assert "publish: serving.duckdb, exports and site replaced together" in rounds[0]
     assert "check failed: raw/riverbend_isd__assessments:expectations" in rounds[1]
     assert "publish: blocked; the previous publish is kept" in rounds[1]
-    assert "publish: serving.duckdb and exports replaced" in rounds[2]
+    assert "publish: serving.duckdb, exports and site replaced together" in rounds[2]
     assert f"{home / 'site' / 'index.html'} (open it in a browser)" in stdout
     assert (home / "site" / "indicators" / "grade3_reading.html").exists()
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:

@@ -9,8 +9,10 @@ import duckdb
 import pytest
 
 from pipelines.core.agenda import load_agenda
-from pipelines.core.home import AGENDA_FILE
-from pipelines.publish.serving import PrivacyRule, PublishRefused, publish
+from pipelines.core.home import AGENDA_FILE, Home
+from pipelines.publish.release import release
+from pipelines.core.privacy import PrivacyRule
+from pipelines.publish.serving import PublishRefused, publish
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
 RULES = {"indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
@@ -28,21 +30,26 @@ def _warehouse(path: Path, *cells: str) -> Path:
     return path
 
 
+def _release(warehouse: Path, home: Home, rules: dict = RULES) -> None:
+    release(home, lambda version: publish(warehouse, version.serving, version.exports, rules, MIN_CELL_SIZE))
+
+
 def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_published(tmp_path: Path) -> None:
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
-    serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
+    home = Home.resolve(tmp_path / "home")
+    serving, exports = home.serving, home.exports
+    _release(warehouse, home)
     analyst = duckdb.connect(str(serving), read_only=True)
 
     _warehouse(warehouse, CELL.format(n=60, d=80, v=0.75, s=False))
-    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
+    _release(warehouse, home)
 
     assert analyst.execute("select value from indicator_values").fetchall() == [(0.5,)]
     analyst.close()
     with duckdb.connect(str(serving), read_only=True) as fresh:
         assert fresh.execute("select value from indicator_values").fetchall() == [(0.75,)]
     assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.75,)]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["exports", "serving.duckdb", "w.duckdb"]
+    assert sorted(path.name for path in home.root.iterdir()) == ["exports", "published", "serving.duckdb", "site"]
     assert sorted(path.name for path in exports.iterdir()) == ["indicator_values.csv", "indicator_values.parquet"]
 
 
@@ -55,16 +62,17 @@ def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_p
 )
 def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path, cell: str) -> None:
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=40, d=80, v=0.5, s=False))
-    serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
-    before = serving.read_bytes()
+    home = Home.resolve(tmp_path / "home")
+    serving, exports = home.serving, home.exports
+    _release(warehouse, home)
+    before, versions = serving.read_bytes(), sorted(home.published.iterdir())
 
     _warehouse(warehouse, cell)
     with pytest.raises(PublishRefused, match="1 row.s. counting fewer than 10"):
-        publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)
+        _release(warehouse, home)
 
     assert serving.read_bytes() == before
-    assert not (tmp_path / "serving.duckdb.new").exists()
+    assert sorted(home.published.iterdir()) == versions  # nothing was even staged
     assert duckdb.sql(f"select value from '{exports / 'indicator_values.parquet'}'").fetchall() == [(0.5,)]
 
 

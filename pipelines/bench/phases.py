@@ -26,7 +26,7 @@ from typing import Any
 from pipelines.bench.measure import Sampler, Stopwatch, rusage_peaks_mb
 
 INDICATOR = "grade3_reading"
-PUBLISH_STEP = "publish__serving_database"
+PUBLISH_STEP = "publish"
 DBT_STEP = "backbone_dbt"
 
 

@@ -56,6 +56,11 @@ class Home:
         return self.root / "exports"
 
     @property
+    def published(self) -> Path:
+        """Every published version; serving.duckdb, exports and site are symlinks into its current one."""
+        return self.root / "published"
+
+    @property
     def outbox(self) -> Path:
         return self.root / "outbox"
 

@@ -1,19 +1,21 @@
-"""The publish assets: the serving file and exports after every mart was rebuilt in this run, then
-the community scorecard built from what was published."""
+"""The publish step: after every mart was rebuilt in this run, the serving file, the exports and the
+community scorecard built from them are written as one new version and swapped in together."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import dagster as dg
 
 from pipelines.core.agenda import Agenda
-from pipelines.models.project import dbt_project
 from pipelines.core.privacy import MARTS_SCHEMA, PrivacyRule, privacy_rules
-from pipelines.publish.serving import PublishRefused, publish
 from pipelines.core.registry import Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.models.project import dbt_project
+from pipelines.publish.release import Version, release
+from pipelines.publish.serving import PublishRefused, publish
 
 SERVING_KEY = dg.AssetKey(["publish", "serving_database"])
+SCORECARD_KEY = dg.AssetKey(["publish", "scorecard_site"])
 
 
 def _privacy_rules() -> dict[str, list[PrivacyRule]]:
@@ -28,59 +30,51 @@ def mart_keys() -> list[dg.AssetKey]:
                   if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA)
 
 
-def build_publish_asset(mart_keys: Sequence[dg.AssetKey], agenda: Agenda) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=SERVING_KEY,
-        deps=list(mart_keys),
-        group_name="publish",
-        kinds={"duckdb", "parquet"},
+def build_publish_asset(mart_keys: Sequence[dg.AssetKey], registry: Registry, agenda: Agenda) -> dg.AssetsDefinition:
+    # One step makes both assets: the site is part of the version it describes, so a site that cannot
+    # be built keeps the whole previous set published rather than new data beside an old site.
+    @dg.multi_asset(
+        name="publish",
+        specs=[
+            dg.AssetSpec(SERVING_KEY, deps=list(mart_keys), group_name="publish", kinds={"duckdb", "parquet"},
+                         description="serving.duckdb and exports/<mart>.parquet and .csv for analysts, "
+                         "published with the scorecard as one version."),
+            dg.AssetSpec(SCORECARD_KEY, deps=[SERVING_KEY], group_name="publish", kinds={"html"},
+                         description="The community scorecard: static pages under site/ built from serving.duckdb "
+                         "alone (overview, one page per indicator, program and partner, bright spots, partner "
+                         "data health)."),
+        ],
         pool=WAREHOUSE_POOL,
-        description="serving.duckdb (replaced atomically) and exports/<mart>.parquet and .csv for analysts.",
     )
-    def serving_database(backbone: BackboneResource) -> dg.MaterializeResult:
-        home = backbone.paths
-        try:
-            published = publish(home.warehouse, home.serving, home.exports, _privacy_rules(),
-                                agenda.privacy.min_cell_size)
-        except PublishRefused as exc:
-            raise dg.Failure(description=str(exc)) from None
-        return dg.MaterializeResult(
-            metadata={
-                "serving_database": dg.MetadataValue.path(str(home.serving)),
-                "tables": dg.MetadataValue.md(
-                    "\n".join(["| mart | rows | exports |", "|---|---|---|"]
-                              + [f"| {p.table} | {p.rows} | {p.parquet.name}, {p.csv.name} |" for p in published])
-                ),
-                "dagster/row_count": sum(p.rows for p in published),
-            }
-        )
-
-    return serving_database
-
-
-def build_scorecard_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinition:
-    @dg.asset(
-        key=dg.AssetKey(["publish", "scorecard_site"]),
-        deps=[SERVING_KEY],
-        group_name="publish",
-        kinds={"html"},
-        description="The community scorecard: static pages under site/ built from serving.duckdb alone "
-        "(overview, one page per indicator, program and partner, bright spots, partner data health).",
-    )
-    def scorecard_site(backbone: BackboneResource) -> dg.MaterializeResult:
+    def publish_version(backbone: BackboneResource) -> Iterator[dg.MaterializeResult]:
         # Jinja2 and the chart renderer load when the site is built, not with the definitions.
-        from pipelines.publish.scorecard.build import build_site
         from pipelines.publish.published import SiteError
+        from pipelines.publish.scorecard.build import build_site
 
         home = backbone.paths
+        rules = _privacy_rules()
+
+        def write(version: Version):
+            published = publish(home.warehouse, version.serving, version.exports, rules,
+                                agenda.privacy.min_cell_size)
+            site = build_site(version.serving, version.site, rules, agenda, registry, chart_cache=home.chart_cache)
+            return published, site
+
         try:
-            site = build_site(home.serving, home.site, _privacy_rules(), agenda, registry,
-                              chart_cache=home.chart_cache)
-        except SiteError as exc:
+            published, site = release(home, write)
+        except (PublishRefused, SiteError) as exc:
             raise dg.Failure(description=str(exc)) from None
-        return dg.MaterializeResult(metadata={
-            "site": dg.MetadataValue.path(str(site.index)),
+        yield dg.MaterializeResult(asset_key=SERVING_KEY, metadata={
+            "serving_database": dg.MetadataValue.path(str(home.serving)),
+            "tables": dg.MetadataValue.md(
+                "\n".join(["| mart | rows | exports |", "|---|---|---|"]
+                          + [f"| {p.table} | {p.rows} | {p.parquet.name}, {p.csv.name} |" for p in published])
+            ),
+            "dagster/row_count": sum(p.rows for p in published),
+        })
+        yield dg.MaterializeResult(asset_key=SCORECARD_KEY, metadata={
+            "site": dg.MetadataValue.path(str(home.site / "index.html")),
             "pages": dg.MetadataValue.md("\n".join(f"- {page}" for page in site.pages)),
         })
 
-    return scorecard_site
+    return publish_version

@@ -1,5 +1,5 @@
-"""The publish stage's definitions: the serving database and exports once every mart is rebuilt,
-then the community scorecard built from what was published."""
+"""The publish stage's definitions: once every mart is rebuilt, the serving database, the exports
+and the community scorecard built from them, published together as one version."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import dagster as dg
 
 from pipelines.core.agenda import Agenda
 from pipelines.core.registry import Registry
-from pipelines.publish.assets import build_publish_asset, build_scorecard_asset, mart_keys
+from pipelines.publish.assets import build_publish_asset, mart_keys
 
 
 def publish_definitions(registry: Registry, agenda: Agenda) -> dg.Definitions:
-    return dg.Definitions(assets=[build_publish_asset(mart_keys(), agenda), build_scorecard_asset(registry, agenda)])
+    return dg.Definitions(assets=[build_publish_asset(mart_keys(), registry, agenda)])

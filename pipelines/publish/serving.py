@@ -1,13 +1,10 @@
-"""Copy the curated marts into a serving file that is replaced atomically, plus Parquet and CSV exports.
-
-Analysts keep the serving file open while the pipeline runs: the new file is written beside it
-and renamed over it, so an open reader keeps the old, complete version and never sees half a
-publish. Exports are replaced the same way.
+"""Copy the curated marts into a serving file, plus Parquet and CSV exports, once every mart passes the
+privacy gate. They are written into a new published version (pipelines.publish.release), which readers
+get only when it is complete.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +14,14 @@ from pipelines.core.privacy import MARTS_SCHEMA, PrivacyRule
 from pipelines.core.sql import ident, literal
 
 
-
 class PublishRefused(RuntimeError):
     """Publishing would break a rule; nothing was replaced."""
 
 
 @dataclass(frozen=True)
-class Published:
+class PublishedMart:
+    """One mart as published: its rows and its export files."""
+
     table: str
     rows: int
     parquet: Path
@@ -45,10 +43,6 @@ def _csv_select(con: duckdb.DuckDBPyConnection, source: str) -> str:
     return f"select {', '.join(columns)} from {source}"
 
 
-def _partial(path: Path) -> Path:
-    return path.with_name(path.name + ".new")
-
-
 def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule], min_cell_size: int) -> int:
     """Rows of marts.`table` that would publish a count under `min_cell_size` (agenda.yml privacy)."""
     breaches = [
@@ -63,13 +57,11 @@ def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[P
 
 
 def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list[PrivacyRule]],
-            min_cell_size: int) -> list[Published]:
-    """Publish every mart, or nothing: a mart without a privacy rule, or breaking it (a count under
-    `min_cell_size`, the agenda's privacy.min_cell_size), stops the publish."""
-    exports.mkdir(parents=True, exist_ok=True)
-    staged = _partial(serving)
-    staged.unlink(missing_ok=True)
-    published: list[Published] = []
+            min_cell_size: int) -> list[PublishedMart]:
+    """Write every mart into the new files `serving` and `exports`/, or nothing: a mart without a privacy
+    rule, or breaking it (a count under `min_cell_size`, the agenda's privacy.min_cell_size), stops the
+    publish before anything is written."""
+    published: list[PublishedMart] = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         tables = [row[0] for row in con.execute(
@@ -85,23 +77,17 @@ def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list
                     f"{MARTS_SCHEMA}.{table} would show {shown} row(s) counting fewer than {min_cell_size}; "
                     "nothing was published"
                 )
-        con.execute(f"attach {literal(str(staged))} as serving_new (read_write)")
+        exports.mkdir(parents=True)
+        con.execute(f"attach {literal(str(serving))} as serving_new (read_write)")
         for table in tables:
             source = f"{MARTS_SCHEMA}.{ident(table)}"
             con.execute(f"create table serving_new.main.{ident(table)} as select * from {source}")
             parquet, csv = exports / f"{table}.parquet", exports / f"{table}.csv"
-            con.execute(f"copy {source} to {literal(str(_partial(parquet)))} (format parquet)")
-            con.execute(f"copy ({_csv_select(con, source)}) to {literal(str(_partial(csv)))} (format csv, header)")
+            con.execute(f"copy {source} to {literal(str(parquet))} (format parquet)")
+            con.execute(f"copy ({_csv_select(con, source)}) to {literal(str(csv))} (format csv, header)")
             rows = con.execute(f"select count(*) from {source}").fetchone()[0]
-            published.append(Published(table, rows, parquet, csv))
+            published.append(PublishedMart(table, rows, parquet, csv))
         con.execute("detach serving_new")
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
     finally:
         con.close()
-    for item in published:
-        os.replace(_partial(item.parquet), item.parquet)
-        os.replace(_partial(item.csv), item.csv)
-    os.replace(staged, serving)
     return published

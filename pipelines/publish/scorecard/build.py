@@ -1,15 +1,13 @@
 """Build the community scorecard: static HTML pages under BACKBONE_HOME/site/, from published data only.
 
 The pages need no server and no network: links are relative, the stylesheet sits beside them
-and every chart is inline SVG. The site is rendered in memory, written into a folder beside the
-old one and swapped in, so a failed build leaves the previous site as it was.
+and every chart is inline SVG. The site is rendered in memory, then written into the new published
+version beside its serving file (pipelines.publish.release), which readers get only when complete.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -150,31 +148,20 @@ def render_pages(published: PublishedData, agenda: Agenda, registry: Registry) -
     }
 
 
-def _write_atomically(site: Path, files: dict[str, str]) -> None:
-    """Write `files` into a folder beside `site` and swap it in; `site` is never half written."""
-    staged, retired = site.with_name(site.name + ".new"), site.with_name(site.name + ".old")
-    for leftover in (staged, retired):  # from a build that died half way
-        shutil.rmtree(leftover, ignore_errors=True)
-    try:
-        for relative, text in files.items():
-            path = staged / relative
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(staged, ignore_errors=True)
-        raise
-    # Two renames: a reader may find no site for an instant, never a mix of old and new pages.
-    if site.exists():
-        os.replace(site, retired)
-    os.replace(staged, site)
-    shutil.rmtree(retired, ignore_errors=True)
+def _write(site: Path, files: dict[str, str]) -> None:
+    """Write `files` into `site`, a new folder: pages of two builds never mix."""
+    site.mkdir(parents=True)
+    for relative, text in files.items():
+        path = site / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
 
 
 def build_site(serving: Path, site: Path, rules: dict[str, list[PrivacyRule]], agenda: Agenda,
                registry: Registry, chart_cache: Path | None = None) -> Site:
-    """Render every page from the serving file and replace `site` with them (reusing the unchanged
-    charts' SVGs kept in `chart_cache`, if given)."""
+    """Render every page from the serving file and write them into `site`, a folder that does not exist
+    yet (reusing the unchanged charts' SVGs kept in `chart_cache`, if given)."""
     with svg_cache(chart_cache) if chart_cache else contextlib.nullcontext():
         html = render_pages(load_published(serving, rules), agenda, registry)
-    _write_atomically(site, {**html, "style.css": (TEMPLATES / "style.css").read_text(encoding="utf-8")})
+    _write(site, {**html, "style.css": (TEMPLATES / "style.css").read_text(encoding="utf-8")})
     return Site(site, sorted(html))

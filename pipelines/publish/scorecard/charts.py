@@ -76,6 +76,8 @@ def svg_cache(directory: Path) -> Iterator[None]:
     the specification is unchanged: drawing is the slow part of a build, a site has dozens of charts,
     and a delivery changes the numbers of a few. After a build that completes, the SVGs it did not use are removed."""
     directory.mkdir(parents=True, exist_ok=True)
+    for partial in directory.glob("*.partial"):  # left by a build that died keeping an SVG; publishes take turns
+        partial.unlink(missing_ok=True)
     cache = _SvgCache(directory, set())
     token = _cache.set(cache)
     try:
