@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from pipelines.ingest.deliveries import collect
+from pipelines.ingest.deliveries import collect, inbox_files, release
 from pipelines.ingest.landing import Landed, land_all
 from pipelines.registry import DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
@@ -44,22 +44,29 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
 
         home = backbone.paths
         key = backbone.link_key()
+        settle, limits = backbone.settle_seconds(), backbone.read_limits()
         workdir = home.archive / ".incoming"
         workdir.mkdir(parents=True, exist_ok=True)
         landed: list[Landed] = []
+        if partner.delivery.kind in ("csv_drop", "excel"):
+            for path in inbox_files(home, ref, settle).settling:
+                context.log.info(f"{ref.table}: {path.name} changed less than {settle:g} s ago; it is taken "
+                                 "once it has stopped changing")
         with backbone.warehouse() as con:
             try:
-                found = list(collect(home, ref, workdir))
+                found = list(collect(home, ref, workdir, settle))
             except PullError as exc:
                 raise dg.Failure(description=str(exc)) from None
             for (_, done), item in zip(found, land_all(con, ref, [delivery for delivery, _ in found], key,
-                                                          home.archive), strict=False):
+                                                          home.archive, limits), strict=False):
                 landed.append(item)
                 context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
-                if done is not None:
-                    done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
+                # The archive keeps the bytes by hash; a file rewritten since it was read stays for the next run.
+                if done is not None and item.sha256 is not None and not release(done, item.sha256):
+                    context.log.warning(f"{ref.table}: {item.source} changed after it was read; it stays in the "
+                                        "inbox for the next run")
             total = con.execute(f"select count(*) from raw.{ident(ref.table)}").fetchone()[0]
-        new = [item for item in landed if item.status != "duplicate"]
+        new = [item for item in landed if item.status not in ("duplicate", "changing")]
         return dg.MaterializeResult(
             metadata={
                 "new_submissions": len(new),
