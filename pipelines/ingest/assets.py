@@ -4,7 +4,7 @@
 import dagster as dg
 
 from pipelines.ingest.deliveries import collect, inbox_files, release
-from pipelines.ingest.landing import Landed, land_all
+from pipelines.ingest.landing import Landed, ensure_tables, land_all
 from pipelines.registry import DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.sql import ident
@@ -53,6 +53,7 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
                 context.log.info(f"{ref.table}: {path.name} changed less than {settle:g} s ago; it is taken "
                                  "once it has stopped changing")
         with backbone.warehouse() as con:
+            ensure_tables(con, ref)  # a first run may find nothing to land yet: the table still exists after it
             try:
                 found = list(collect(home, ref, workdir, settle))
             except PullError as exc:
