@@ -18,12 +18,14 @@ class SettingError(ValueError):
     """A limit setting is not a usable number; the message names it."""
 
 
-def size_words(size: int) -> str:
-    """Bytes as a person reads them: '1.5 GB', '12 MB', '900 KB'."""
+def size_words(size: int, exact: bool = False) -> str:
+    """Bytes as a person reads them: '1.5 GB', '12 MB', '900 KB'; `exact` adds the byte count, for
+    sizes compared with a limit they may round to."""
     for unit, name in ((1 << 30, "GB"), (MB, "MB"), (KB, "KB")):
         if size >= unit:
-            return f"{size / unit:.1f}".removesuffix(".0") + f" {name}"
-    return f"{size} bytes"
+            rounded = f"{size / unit:.1f}".removesuffix(".0") + f" {name}"
+            return f"{rounded} ({size:,} bytes)" if exact else rounded
+    return f"{size:,} bytes"
 
 
 @dataclass(frozen=True)

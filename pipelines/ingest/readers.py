@@ -84,7 +84,8 @@ def _source(con: duckdb.DuckDBPyConnection, delivery: Delivery, wanted: list[str
             limits: ReadLimits) -> Iterator[_Source]:
     size = delivery.path.stat().st_size
     if size > limits.max_file_bytes:
-        raise DeliveryError(f"the file is {size_words(size)}, more than the {size_words(limits.max_file_bytes)} "
+        raise DeliveryError(f"the file is {size_words(size, exact=True)}, more than the "
+                            f"{size_words(limits.max_file_bytes, exact=True)} "
                             f"one delivery may be (setting {ReadLimits.ENV['max_file_bytes']}): split it into "
                             "smaller files")
     if delivery.format == "xlsx":

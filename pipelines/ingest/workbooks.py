@@ -62,7 +62,8 @@ def check_workbook(path: Path, sheet: str | None, limits: ReadLimits) -> None:
         unzipped = sum(member.file_size for member in archive.infolist())
         if unzipped > limits.max_workbook_bytes:
             raise WorkbookRefused(
-                f"the workbook unzips to {size_words(unzipped)}, more than the {size_words(limits.max_workbook_bytes)} "
+                f"the workbook unzips to {size_words(unzipped, exact=True)}, more than the "
+                f"{size_words(limits.max_workbook_bytes, exact=True)} "
                 f"a workbook may hold (setting {ReadLimits.ENV['max_workbook_bytes']}): send the sheet as CSV, or "
                 "remove what else the workbook holds")
         parts = _sheet_parts(archive)
