@@ -109,6 +109,29 @@ def test_check_file_reads_a_windows_1252_export_with_a_title_line_and_says_so(tm
     assert "the header is line 2; the line above it was skipped" in result.stdout
 
 
+def test_a_workbook_with_a_title_above_its_header_lands_under_its_excel_row_numbers(home: Home, tmp_path: Path) -> None:
+    """The coalition's coordinator types a title into the sheet and leaves a blank row under it."""
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(WORKBOOK)
+    sheet = workbook["Readiness"]
+    expected_rows = sheet.max_row - 1
+    sheet.insert_rows(1, 2)
+    sheet["A1"] = "Kindergarten readiness — fall screening"
+    inbox = home.inbox / "early_learning_coalition"
+    inbox.mkdir(parents=True)
+    workbook.save(inbox / WORKBOOK.name)
+    ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset("kindergarten_readiness")
+
+    assert dg.materialize([build_raw_asset(ref), build_expectations_check(ref)],
+                          resources={"backbone": BackboneResource(home=str(home.root))}).success
+
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        assert con.execute("select status, row_count from raw.submissions").fetchall() == [("accepted", expected_rows)]
+        assert con.execute('select min(_source_row), max(_source_row) from raw."early_learning_coalition__'
+                           'kindergarten_readiness"').fetchall() == [(4, expected_rows + 3)]
+
+
 # --- files that are refused, naming what is wrong -------------------------------------------------------
 
 def _lines() -> list[str]:

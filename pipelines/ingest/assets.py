@@ -5,7 +5,7 @@ import dagster as dg
 
 from pipelines.ingest.deliveries import collect, inbox_files, release
 from pipelines.ingest.landing import Landed, ensure_tables, land_all
-from pipelines.registry import DatasetRef, Registry
+from pipelines.registry import FILE_KINDS, DatasetRef, Registry
 from pipelines.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.sql import ident
 
@@ -48,7 +48,7 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
         workdir = home.archive / ".incoming"
         workdir.mkdir(parents=True, exist_ok=True)
         landed: list[Landed] = []
-        if partner.delivery.kind in ("csv_drop", "excel"):
+        if partner.delivery.kind in FILE_KINDS:
             for path in inbox_files(home, ref, settle).settling:
                 context.log.info(f"{ref.table}: {path.name} changed less than {settle:g} s ago; it is taken "
                                  "once it has stopped changing")

@@ -14,13 +14,15 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain, islice
 from pathlib import Path
 from typing import Literal
 
 import duckdb
 
 from pipelines.ingest.limits import ReadLimits, size_words
-from pipelines.ingest.textfiles import TextRefused, as_utf8, explain_scan_error, find_header, fold
+from pipelines.ingest.textfiles import (HEADER_SEARCH_LINES, TextRefused, as_utf8, explain_scan_error, find_header,
+                                       fold, header_score)
 from pipelines.ingest.workbooks import WorkbookRefused, check_workbook
 from pipelines.sql import ident, literal
 
@@ -89,9 +91,9 @@ def _source(con: duckdb.DuckDBPyConnection, delivery: Delivery, wanted: list[str
                             f"one delivery may be (setting {ReadLimits.ENV['max_file_bytes']}): split it into "
                             "smaller files")
     if delivery.format == "xlsx":
-        with _sheet_as_csv(delivery.path, delivery.sheet, limits) as (text, names, sheet):
+        with _sheet_as_csv(delivery.path, delivery.sheet, wanted, limits) as (text, names, where, note):
             yield _Source(_strict_csv(text, ",", 1, len(names) + 1), names, [f"c{i + 1}" for i in range(len(names))],
-                          "cast(c0 as bigint)", "the sheet cannot be read", f"sheet '{sheet}'")
+                          "cast(c0 as bigint)", "the sheet cannot be read", where, note=note)
     elif delivery.format == "jsonl":
         if not size:
             raise DeliveryError("the delivery holds no records")
@@ -136,8 +138,10 @@ def _cell_text(value: object) -> str | None:
 
 
 @contextmanager
-def _sheet_as_csv(path: Path, sheet: str | None, limits: ReadLimits) -> Iterator[tuple[Path, list[str], str]]:
-    """The sheet's rows as a temporary CSV (its sheet row number first), the header's names, the sheet's name."""
+def _sheet_as_csv(path: Path, sheet: str | None, wanted: list[str],
+                  limits: ReadLimits) -> Iterator[tuple[Path, list[str], str, str | None]]:
+    """The sheet's rows after its header as a temporary CSV (each row's sheet row number first), the
+    header's names, where the header is, and a note if rows above it were skipped."""
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
@@ -151,13 +155,21 @@ def _sheet_as_csv(path: Path, sheet: str | None, limits: ReadLimits) -> Iterator
     if sheet is not None and sheet not in names:
         raise DeliveryError(f"the workbook has no sheet named '{sheet}' (sheets: {', '.join(names)})")
     # Rows come from the sheet's first row on, blank ones included: a row keeps the number the
-    # partner sees in Excel. Blank rows are skipped; the first row with a value is the header.
-    sheet_rows = enumerate(workbook.get_sheet_by_name(sheet or names[0]).iter_rows(), start=1)
+    # partner sees in Excel. Blank rows are skipped; the header is the first row holding the most of
+    # the dataset's column names (a title typed above it is skipped), or else the first row.
+    name = sheet or names[0]
+    sheet_rows = enumerate(workbook.get_sheet_by_name(name).iter_rows(), start=1)
     rows = ((number, cells) for number, cells in sheet_rows if any(cell not in (None, "") for cell in cells))
-    _, header = next(rows, (None, None))
-    if header is None:
-        raise DeliveryError(f"the sheet '{sheet or names[0]}' is empty")
-    columns = [_cell_text(cell) or f"column{i + 1}" for i, cell in enumerate(header)]
+    leading = list(islice(rows, HEADER_SEARCH_LINES))
+    if not leading:
+        raise DeliveryError(f"the sheet '{name}' is empty")
+    folded = {fold(column) for column in wanted}
+    texts = [[_cell_text(cell) or "" for cell in cells] for _, cells in leading]
+    pick = max(range(len(texts)), key=lambda i: (header_score(texts[i], folded), -i))
+    header_row = leading[pick][0]
+    columns = [text or f"column{i + 1}" for i, text in enumerate(texts[pick])]
+    note = f"the header is row {header_row} of the sheet; the rows above it were skipped" if pick else None
+    rows = chain(leading[pick + 1:], rows)
     # The cells, as text, stream through a temporary CSV file that DuckDB scans like any CSV delivery:
     # no whole-sheet frame in Python, and one code path types and lands the rows.
     with tempfile.TemporaryDirectory(prefix="backbone-xlsx-") as scratch:
@@ -166,7 +178,7 @@ def _sheet_as_csv(path: Path, sheet: str | None, limits: ReadLimits) -> Iterator
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(["_source_row", *columns])
             writer.writerows([number, *map(_cell_text, cells)] for number, cells in rows)
-        yield text, columns, sheet or names[0]
+        yield text, columns, f"row {header_row} of sheet '{name}'", note
 
 
 def _first_line(exc: BaseException) -> str:

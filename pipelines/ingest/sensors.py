@@ -1,5 +1,5 @@
-"""A sensor per file-delivering partner: new files in its inbox start that partner's ingest job, for the
-datasets that have files and what depends on them."""
+"""A sensor per file-delivering partner: new files in its inbox, once they have stopped changing, start
+that partner's ingest job, for the datasets that have files and what depends on them."""
 
 
 import hashlib

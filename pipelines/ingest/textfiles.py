@@ -33,6 +33,11 @@ def fold(name: str) -> str:
     return name.strip().casefold()
 
 
+def header_score(names: list[str], wanted: set[str]) -> int:
+    """How many of the `wanted` (folded) column names a candidate header row holds."""
+    return len(wanted & {fold(name) for name in names})
+
+
 def _first_invalid_utf8(path: Path) -> tuple[int, int] | None:
     """(line, byte) of the first byte that is not UTF-8, or None when the whole file is UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
@@ -121,7 +126,7 @@ def find_header(path: Path, wanted: list[str], limits: ReadLimits) -> Header:
             continue
         for delimiter in DELIMITERS:
             names = next(csv.reader([line], delimiter=delimiter), [])
-            rank = (len(folded & {fold(name) for name in names}), -number, len(names))
+            rank = (header_score(names, folded), -number, len(names))
             if best is None or rank > best[0]:
                 best = rank, Header(number, delimiter, names)
     if best is None:
