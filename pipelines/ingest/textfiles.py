@@ -22,6 +22,7 @@ DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 HEADER_SEARCH_LINES = 20  # a title or export note above the header is a few lines at most
 BLOCK = 1 << 20
 TAIL_BYTES = 1 << 16
+NEWLINE = b"\n"
 
 
 class TextRefused(ValueError):
@@ -53,14 +54,18 @@ def _first_invalid_utf8(path: Path) -> tuple[int, int] | None:
 
 
 def _windows_1252_to_utf8(path: Path, target: Path) -> None:
+    line = 1
     with path.open("rb") as source, target.open("w", encoding="utf-8", newline="") as out:
-        for number, line in enumerate(source, start=1):
+        # Block by block, not line by line: a file with no line breaks must not be held whole.
+        # One byte is one character in Windows-1252, so blocks decode on their own.
+        for block in iter(lambda: source.read(BLOCK), b""):
             try:
-                out.write(line.decode("cp1252"))
+                out.write(block.decode("cp1252"))
             except UnicodeDecodeError as exc:
-                raise TextRefused(
-                    f"line {number}: byte 0x{line[exc.start]:02X} is neither UTF-8 nor Windows-1252 text; save the "
-                    "file as 'CSV UTF-8'") from None
+                at = line + block.count(NEWLINE, 0, exc.start)
+                raise TextRefused(f"line {at}: byte 0x{block[exc.start]:02X} is neither UTF-8 nor Windows-1252 "
+                                  "text; save the file as 'CSV UTF-8'") from None
+            line += block.count(NEWLINE)
 
 
 def _utf16_to_utf8(path: Path, target: Path) -> None:
