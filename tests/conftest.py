@@ -32,6 +32,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     monkeypatch.setenv("BACKBONE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BACKBONE_LINK_KEY", "test-link-key")
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
+    # Tests drop whole files and run at once; waiting for files to settle has tests of its own.
+    monkeypatch.setenv("BACKBONE_INBOX_SETTLE_SECONDS", "0")
     return Home.resolve(tmp_path / "home").ensure()
 
 

@@ -52,7 +52,8 @@ def test_an_excel_workbook_can_be_checked_too() -> None:
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "assessments.csv", "binary"),
         (b"Student,Score\nS1,300\n", "assessments.csv", "missing column(s) 'State Student ID'"),
         (b"PK\x03\x04 not really a workbook", "assessments.xlsx", "cannot be opened as an Excel workbook"),
-        ("State Student ID,Scale Score\n".encode("utf-16"), "assessments.csv", "binary"),
+        # UTF-16 with a byte-order mark is read (Excel's "Unicode text"); without one it cannot be told from binary.
+        ("State Student ID,Scale Score\n".encode("utf-16-le"), "assessments.csv", "binary"),
     ],
 )
 def test_a_file_that_does_not_fit_the_dataset_exits_2_with_a_plain_message(

@@ -174,7 +174,9 @@ def run_bench(rows: int, *, seed: int = 2026, work: Path | None = None, deliveri
         env = {name: value for name, value in os.environ.items() if not name.startswith("BACKBONE_SMTP_")}
         env |= {"BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster), "BACKBONE_LINK_KEY": key,
                 "WORKFORCE_DB_URL": f"sqlite:///{paths.sample / 'workforce_board.sqlite'}",
-                "RIVERBEND_COLLEGE_API_TOKEN": token}
+                "RIVERBEND_COLLEGE_API_TOKEN": token,
+                # Staged by renaming whole files into the inbox, as the demo: nothing to wait for.
+                "BACKBONE_INBOX_SETTLE_SECONDS": "0"}
         with SampleCollegeApi(store_dir=paths.sample / "api", token=token) as api:
             env["RIVERBEND_COLLEGE_API_URL"] = api.url
             say("pipeline pass: Dagster definitions + one run of the pipeline job")

@@ -1,13 +1,16 @@
 """One raw asset per partner dataset: land whatever the partner delivered since the last run."""
 
 
+import os
+
 import dagster as dg
 
-from pipelines.ingest.deliveries import collect
-from pipelines.ingest.landing import Landed, land_all
-from pipelines.core.registry import DatasetRef, Registry
+from pipelines.core.registry import FILE_KINDS, DatasetRef, Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.core.sql import ident
+from pipelines.ingest.deliveries import collect, inbox_files, release
+from pipelines.ingest.landing import Landed, ensure_tables, land_all
+from pipelines.ingest.limits import ReadLimits, SettingError
 
 DELIVERY_KINDS = {"csv_drop": "csv", "excel": "excel", "api": "api", "sql": "sql"}
 SUBMISSIONS = dg.AssetSpec(
@@ -49,21 +52,33 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
 
         home = backbone.paths
         key = backbone.link_key()
+        settle = backbone.settle_seconds()
+        try:
+            limits = ReadLimits.from_env(os.environ)  # how large a delivery may be before it is refused unread
+        except SettingError as exc:
+            raise dg.Failure(description=str(exc)) from None
         workdir = home.archive / ".incoming"
         workdir.mkdir(parents=True, exist_ok=True)
         landed: list[Landed] = []
+        if partner.delivery.kind in FILE_KINDS:
+            for path in inbox_files(home, ref, settle).settling:
+                context.log.info(f"{ref.table}: {path.name} changed less than {settle:g} s ago; it is taken "
+                                 "once it has stopped changing")
         with backbone.warehouse() as con:
+            ensure_tables(con, ref)  # a first run may find nothing to land yet: the table still exists after it
             try:
-                found = list(collect(home, ref, workdir))
+                found = list(collect(home, ref, workdir, settle))
             except PullError as exc:
                 raise dg.Failure(description=str(exc)) from None
             try:
                 for (_, done), item in zip(found, land_all(con, ref, [delivery for delivery, _ in found], key,
-                                                              home.archive), strict=False):
+                                                              home.archive, limits), strict=False):
                     landed.append(item)
                     context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
-                    if done is not None:
-                        done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
+                    # The archive keeps the bytes by hash; a file rewritten since it was read stays for the next run.
+                    if done is not None and item.sha256 is not None and not release(done, item.sha256):
+                        context.log.warning(f"{ref.table}: {item.source} changed after it was read; it stays in the "
+                                            "inbox for the next run")
             except BaseException:
                 # An inbox file waits for the next run; a pull's file is not kept, the next run pulls again.
                 for _, done in found:
@@ -71,7 +86,7 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
                         done.unlink(missing_ok=True)
                 raise
             total = con.execute(f"select count(*) from raw.{ident(ref.table)}").fetchone()[0]
-        new = [item for item in landed if item.status != "duplicate"]
+        new = [item for item in landed if item.status not in ("duplicate", "changing")]
         return dg.MaterializeResult(
             metadata={
                 "new_submissions": len(new),

@@ -1,5 +1,5 @@
-"""A sensor per file-delivering partner: new files in its inbox start that partner's ingest job, for the
-datasets that have files and what depends on them."""
+"""A sensor per file-delivering partner: new files in its inbox, once they have stopped changing, start
+that partner's ingest job, for the datasets that have files and what depends on them."""
 
 
 import hashlib
@@ -29,10 +29,15 @@ def build_inbox_sensor(partner: Partner, registry: Registry, job: "UnresolvedAss
     )
     def _sensor(context: dg.SensorEvaluationContext, backbone: BackboneResource) -> dg.SensorResult:
         home = backbone.paths
-        waiting = {ref.dataset_id: inbox_files(home, ref) for ref in refs}
+        settle = backbone.settle_seconds()
+        scans = {ref.dataset_id: inbox_files(home, ref, settle) for ref in refs}
+        waiting = {dataset: scan.ready for dataset, scan in scans.items()}
         files = sorted({path for paths in waiting.values() for path in paths})
         if not files:
-            return dg.SensorResult(skip_reason=dg.SkipReason(f"no files waiting in {home.inbox / partner.id}"))
+            settling = sorted({path.name for scan in scans.values() for path in scan.settling})
+            reason = (f"still being written (changed in the last {settle:g} s): {', '.join(settling)}" if settling
+                      else f"no files waiting in {home.inbox / partner.id}")
+            return dg.SensorResult(skip_reason=dg.SkipReason(reason))
         # The run key names the exact files (name, size, mtime): Dagster starts one run per new set.
         signature = "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
         run_key = hashlib.sha256(signature.encode()).hexdigest()[:20]
