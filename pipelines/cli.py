@@ -16,8 +16,8 @@ from rich.console import Console
 
 from pipelines.alerts.cli import digest
 from pipelines.bench.cli import bench, synth
-from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
-from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
+from pipelines.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home, InstanceError
+from pipelines.ingest.pseudonym import LinkKeyError, resolve_link_key
 from pipelines.registry import RegistryError
 from pipelines.quality.suites import SuiteError
 
@@ -38,6 +38,22 @@ EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 def _fail(message: str, code: int = EXIT_UNUSABLE) -> None:
     err.print(f"[bold red]error:[/] {message}")
     sys.exit(code)
+
+
+def _instance_dir(home: Path | None) -> Home:
+    """The instance directory, created or made private as needed."""
+    try:
+        return Home.resolve(home).ensure()
+    except InstanceError as exc:
+        _fail(str(exc))
+
+
+def _link_key(paths: Home, *, create: bool = False) -> None:
+    """Refuse to start without a usable linking key (the demo makes one)."""
+    try:
+        resolve_link_key(paths, create=create)
+    except LinkKeyError as exc:
+        _fail(str(exc))
 
 
 def _definitions():
@@ -74,16 +90,15 @@ def demo(home: Path | None) -> None:
     from pipelines.sample.api import SampleCollegeApi
     from pipelines.sample.stage import stage_round
 
-    paths = Home.resolve(home).ensure()
+    paths = _instance_dir(home)
     os.environ["BACKBONE_HOME"] = str(paths.root)
-    resolve_link_key(paths, create=True)
+    _link_key(paths, create=True)
     defs = _definitions()
     instance = instance_for(paths)
-    token = secrets.token_urlsafe(16)
+    token = os.environ.setdefault("RIVERBEND_COLLEGE_API_TOKEN", secrets.token_urlsafe(16))
     with ExitStack() as stack:
         api = stack.enter_context(SampleCollegeApi(store_dir=paths.sample / "api", token=token))
         os.environ["RIVERBEND_COLLEGE_API_URL"] = api.url
-        os.environ["RIVERBEND_COLLEGE_API_TOKEN"] = token
         os.environ.setdefault("WORKFORCE_DB_URL", f"sqlite:///{paths.sample / 'workforce_board.sqlite'}")
         console.print(f"[bold]Backbone demo[/] — instance {paths.root}")
         for round_name, title in DEMO_ROUNDS:
@@ -142,12 +157,9 @@ def run(home: Path | None) -> None:
     from pipelines.definitions import ALERTS_JOB, PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
 
-    paths = Home.resolve(home).ensure()
+    paths = _instance_dir(home)
     os.environ["BACKBONE_HOME"] = str(paths.root)
-    try:
-        resolve_link_key(paths)
-    except LinkKeyMissing as exc:
-        _fail(str(exc))
+    _link_key(paths)
     defs = _definitions()
     instance = instance_for(paths)
     pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
@@ -166,7 +178,7 @@ def ui(home: Path | None) -> None:
 
     from pipelines.sample.api import SampleCollegeApi
 
-    paths = Home.resolve(home).ensure()
+    paths = _instance_dir(home)
     env = {**os.environ, "BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster)}
     with ExitStack() as stack:
         # After `make demo`, serve the sample college API and database so scheduled pulls work too.

@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from pipelines.home import Home
-from pipelines.ingest.pseudonym import LinkKeyMissing, resolve_link_key
+from pipelines.home import Home, InstanceError
+from pipelines.ingest.pseudonym import LinkKeyError, resolve_link_key
 
 WAREHOUSE_POOL = "warehouse"  # DuckDB allows one writer process: every warehouse write joins this pool
 # DuckDB takes 80% of the machine's memory by default; with a limit it spills to disk instead. At 10M
@@ -32,12 +32,15 @@ class BackboneResource(dg.ConfigurableResource):
 
     @property
     def paths(self) -> Home:
-        return Home.resolve(self.home).ensure()
+        try:
+            return Home.resolve(self.home).ensure()
+        except InstanceError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
     def link_key(self) -> bytes:
         try:
             return resolve_link_key(self.paths)
-        except LinkKeyMissing as exc:
+        except LinkKeyError as exc:
             raise dg.Failure(description=str(exc)) from None
 
     @contextmanager

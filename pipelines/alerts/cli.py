@@ -36,7 +36,7 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     from pipelines.alerts.digest import compose_digest
     from pipelines.alerts.mail import MailerResource
     from pipelines.alerts.outbox import deliver_queued, enqueue
-    from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, Home
+    from pipelines.home import EXPECTATIONS_DIR, PARTNERS_DIR, Home, InstanceError
     from pipelines.quality.suites import SuiteError
     from pipelines.registry import RegistryError, load_registry
 
@@ -61,6 +61,8 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
             mail = compose_digest(con, registry, partner, as_of, mailer.team_address)
             new = enqueue(con, mail, [], at=as_of)
             delivered = deliver_queued(con, mailer, paths.outbox, due_by=as_of)
+    except InstanceError as exc:
+        _fail(str(exc))
     except duckdb.IOException as exc:
         _fail(f"the warehouse {paths.warehouse} is busy (a pipeline run is writing it): {exc}")
     if not new:

@@ -13,7 +13,7 @@ from packaging import version
 from pydantic import Field
 
 from pipelines.agenda import AgendaError, load_agenda, write_agenda
-from pipelines.home import AGENDA_FILE
+from pipelines.home import AGENDA_FILE, PRIVATE_FILE
 from pipelines.ingest.pseudonym import upgrade_text_pseudonyms
 from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
 from pipelines.registry import Registry
@@ -87,6 +87,11 @@ def build_dbt_assets(registry: Registry) -> dg.AssetsDefinition:
         args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json",
                 *(["--full-refresh"] if config.full_refresh else [])]
         invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
+        # dagster-dbt has just seeded the folder with the project's parse state by shutil.copy, which
+        # keeps the project file's mode: make the instance's copy owner-only like the rest.
+        seeded = backbone.paths.dbt_target / "partial_parse.msgpack"
+        if seeded.exists():
+            seeded.chmod(PRIVATE_FILE)
         try:
             yield from invocation.stream()
         finally:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.home import share
 from pipelines.sql import ident, literal
 
 MIN_CELL_SIZE = 10
@@ -121,8 +122,11 @@ def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list
         raise
     finally:
         con.close()
+    # The share group's read access comes before each rename: a reader never meets a locked version.
     for item in published:
-        os.replace(_partial(item.parquet), item.parquet)
-        os.replace(_partial(item.csv), item.csv)
+        for target in (item.parquet, item.csv):
+            share(_partial(target))
+            os.replace(_partial(target), target)
+    share(staged)
     os.replace(staged, serving)
     return published

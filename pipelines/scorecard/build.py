@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 
 from pipelines.agenda import Agenda, Indicator
+from pipelines.home import share
 from pipelines.publish.serving import PrivacyRule
 from pipelines.registry import Registry
 from pipelines.scorecard import pages
@@ -161,6 +162,7 @@ def _write_atomically(site: Path, files: dict[str, str]) -> None:
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
+    share(staged)  # readable by the share group before it is in place
     # Two renames: a reader may find no site for an instant, never a mix of old and new pages.
     if site.exists():
         os.replace(site, retired)
