@@ -19,7 +19,7 @@ from typing import Literal
 import duckdb
 
 from pipelines.alerts.clock import utc_now
-from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_sql, upgrade_text_pseudonyms
+from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, bind_link_key, pseudonym_sql, upgrade_text_pseudonyms
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, load_text
 from pipelines.registry import DatasetRef
 from pipelines.sql import ident
@@ -128,13 +128,13 @@ def _archive(path: Path, sha256: str, archive_dir: Path, partner_id: str) -> Pat
     return target
 
 
-def _typed_select(ref: DatasetRef, key: bytes) -> tuple[str, str]:
+def _typed_select(ref: DatasetRef) -> tuple[str, str]:
     """SELECT list of typed canonical columns and the expression describing cast failures."""
     values, problems = [], []
     for column, duck_type in ref.suite.columns.items():
         col = ident(column)
         if column in ref.suite.pseudonymize:
-            values.append(f"{pseudonym_sql(col, key)} as {col}")
+            values.append(f"{pseudonym_sql(col)} as {col}")
         elif duck_type.upper() == "VARCHAR":
             values.append(col)
         else:
@@ -180,7 +180,8 @@ def land(
         )
         return Landed(submission_id, delivery.source, "unreadable", reason=str(exc))
 
-    values, errors = _typed_select(ref, key)
+    values, errors = _typed_select(ref)
+    bind_link_key(con, key)
     lineage = [ref.partner.id, submission_id, delivery.source, sha256, received_at]
     con.execute("begin transaction")
     try:

@@ -27,22 +27,39 @@ PSEUDONYM_TYPE = "UUID"  # the warehouse type of every pseudonymized column
 _BLOCK = 64  # SHA-256 block size in bytes
 
 
-class LinkKeyMissing(RuntimeError):
-    pass
+MIN_KEY_BYTES = 32  # 256 bits, the HMAC-SHA256's own strength; `backbone demo` writes 64 hex characters
+GENERATE = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+
+class LinkKeyError(RuntimeError):
+    """No linking key, or one too short to keep pseudonyms from being recomputed."""
+
+
+def _checked(key: bytes, where: str) -> bytes:
+    # A short key can be guessed, and whoever guesses it turns any student ID into its pseudonym.
+    if len(key) < MIN_KEY_BYTES:
+        raise LinkKeyError(
+            f"The linking key in {where} is {'empty' if not key else f'{len(key)} bytes long'}: it must be at "
+            f"least {MIN_KEY_BYTES} bytes, or anyone who guesses it can recompute every student's pseudonym. "
+            f"Generate one with `{GENERATE}` and keep it for every run (a new key gives every student a new "
+            "pseudonym: see 'Rotating the linking key' in the README).")
+    return key
 
 
 def resolve_link_key(home: Home, *, create: bool = False) -> bytes:
     """$BACKBONE_LINK_KEY, else the key file in the instance dir (which the demo creates)."""
-    if value := os.environ.get(KEY_ENV):
-        return value.encode()
+    if (value := os.environ.get(KEY_ENV)) is not None:
+        return _checked(value.encode(), f"${KEY_ENV}")
     if home.link_key_file.exists():
-        return home.link_key_file.read_text().strip().encode()
+        return _checked(home.link_key_file.read_text().strip().encode(), str(home.link_key_file))
     if create:
         home.root.mkdir(parents=True, exist_ok=True)
-        home.link_key_file.write_text(secrets.token_hex(32) + "\n")
-        home.link_key_file.chmod(0o600)
-        return home.link_key_file.read_text().strip().encode()
-    raise LinkKeyMissing(
+        # Owner-only from its first byte, whatever the umask.
+        descriptor = os.open(home.link_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(MIN_KEY_BYTES) + "\n")
+        return resolve_link_key(home)
+    raise LinkKeyError(
         f"No linking key: set {KEY_ENV} to the partnership's secret key (the same key every run, "
         f"or pseudonyms stop matching across deliveries), or put it in {home.link_key_file}. "
         "`backbone demo` creates a throwaway key for the sample data."
@@ -76,15 +93,33 @@ def upgrade_text_pseudonyms(con: duckdb.DuckDBPyConnection, columns: Sequence[st
     return sorted({f"{schema}.{name}" for schema, name, _ in found})
 
 
-def pseudonym_sql(expression: str, key: bytes) -> str:
-    """DuckDB SQL computing HMAC-SHA256(key, expression) as a pseudonym, equal to `pseudonym()`.
+_INNER, _OUTER = "backbone_link_inner", "backbone_link_outer"
 
-    Done in SQL so millions of IDs are hashed inside DuckDB's streaming scan instead of a
-    Python UDF; the padded keys are literals, so the secret itself is never stored.
+
+def bind_link_key(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Give `con` (this connection only) the HMAC's padded keys that `pseudonym_sql` reads.
+
+    They are bound as parameters, never written into SQL text: DuckDB quotes a failing statement
+    in its error message, and such a message lands in Dagster's event log and the run's log file;
+    each padded key is the key itself XOR a constant.
     """
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()
     key = key.ljust(_BLOCK, b"\0")
-    inner = bytes(b ^ 0x36 for b in key).hex()
-    outer = bytes(b ^ 0x5C for b in key).hex()
-    return pseudonym_from_hex(f"sha256(unhex('{outer}') || unhex(sha256(unhex('{inner}') || encode({expression}))))")
+    con.execute(f"set variable {_INNER} = ?", [bytes(b ^ 0x36 for b in key)])
+    con.execute(f"set variable {_OUTER} = ?", [bytes(b ^ 0x5C for b in key)])
+
+
+def _padded(name: str) -> str:
+    # Unbound, getvariable() is NULL and so would every pseudonym be: fail instead.
+    return f"coalesce(getvariable('{name}'), error('no linking key bound to this connection')::blob)"
+
+
+def pseudonym_sql(expression: str) -> str:
+    """DuckDB SQL computing HMAC-SHA256(key, expression) as a pseudonym, equal to `pseudonym()`, with
+    the key `bind_link_key` gave the connection.
+
+    Done in SQL so millions of IDs are hashed inside DuckDB's streaming scan instead of a Python UDF.
+    """
+    return pseudonym_from_hex(
+        f"sha256({_padded(_OUTER)} || unhex(sha256({_padded(_INNER)} || encode({expression}))))")
