@@ -27,7 +27,8 @@ PSEUDONYM_TYPE = "UUID"  # the warehouse type of every pseudonymized column
 _BLOCK = 64  # SHA-256 block size in bytes
 
 
-MIN_KEY_BYTES = 32  # 256 bits, the HMAC-SHA256's own strength; `backbone demo` writes 64 hex characters
+# Beyond guessing even as hex text (128 random bits); `backbone demo` writes 64 hex characters (256 bits).
+MIN_KEY_BYTES = 32
 GENERATE = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 
