@@ -17,8 +17,8 @@ from rich.markup import escape
 
 from pipelines.alerts.cli import digest
 from pipelines.bench.cli import bench, synth
-from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
-from pipelines.core.linkkey import LinkKeyMissing, resolve_link_key
+from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home, InstanceError
+from pipelines.core.linkkey import LinkKeyError, resolve_link_key
 from pipelines.core.partnership import ConfigError
 from pipelines.core.registry import RegistryError
 from pipelines.core.suites import SuiteError
@@ -40,6 +40,22 @@ EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
 def _fail(message: str, code: int = EXIT_UNUSABLE) -> None:
     err.print(f"[bold red]error:[/] {escape(message)}")  # a partner's column name may hold [brackets]
     sys.exit(code)
+
+
+def _instance_dir(home: Path | None) -> Home:
+    """The instance directory, created or made private as needed."""
+    try:
+        return Home.resolve(home).ensure()
+    except InstanceError as exc:
+        _fail(str(exc))
+
+
+def _link_key(paths: Home, *, create: bool = False) -> None:
+    """Refuse to start without a usable linking key (the demo makes one)."""
+    try:
+        resolve_link_key(paths, create=create)
+    except LinkKeyError as exc:
+        _fail(str(exc))
 
 
 def _definitions():
@@ -77,19 +93,18 @@ def demo(home: Path | None) -> None:
     from pipelines.sample.api import SampleCollegeApi
     from pipelines.sample.stage import stage_round
 
-    paths = Home.resolve(home).ensure()
+    paths = _instance_dir(home)
     os.environ["BACKBONE_HOME"] = str(paths.root)
     # The rounds are staged the way careful partners upload: whole files renamed into the inbox, which
     # is what the settle interval waits for in place of knowing; runs then start at once.
     os.environ["BACKBONE_INBOX_SETTLE_SECONDS"] = "0"
-    resolve_link_key(paths, create=True)
+    _link_key(paths, create=True)
     defs = _definitions()
     instance = instance_for(paths)
-    token = secrets.token_urlsafe(16)
+    token = os.environ.setdefault("RIVERBEND_COLLEGE_API_TOKEN", secrets.token_urlsafe(16))
     with ExitStack() as stack:
         api = stack.enter_context(SampleCollegeApi(store_dir=paths.sample / "api", token=token))
         os.environ["RIVERBEND_COLLEGE_API_URL"] = api.url
-        os.environ["RIVERBEND_COLLEGE_API_TOKEN"] = token
         os.environ.setdefault("WORKFORCE_DB_URL", f"sqlite:///{paths.sample / 'workforce_board.sqlite'}")
         console.print(f"[bold]Backbone demo[/] — instance {paths.root}")
         for round_name, title in DEMO_ROUNDS:
@@ -150,12 +165,9 @@ def run(home: Path | None) -> None:
     from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
 
-    paths = Home.resolve(home).ensure()
+    paths = _instance_dir(home)
     os.environ["BACKBONE_HOME"] = str(paths.root)
-    try:
-        resolve_link_key(paths)
-    except LinkKeyMissing as exc:
-        _fail(str(exc))
+    _link_key(paths)
     defs = _definitions()
     instance = instance_for(paths)
     pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
@@ -174,7 +186,7 @@ def ui(home: Path | None) -> None:
 
     from pipelines.sample.api import SampleCollegeApi
 
-    paths = Home.resolve(home).ensure()
+    paths = _instance_dir(home)
     env = {**os.environ, "BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster)}
     with ExitStack() as stack:
         # After `make demo`, serve the sample college API and database so scheduled pulls work too.

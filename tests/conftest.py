@@ -19,6 +19,7 @@ from pipelines.core.home import PROJECT_ROOT, Home
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Where tests leave files for a person to look at (screenshots); printed at the end of the run.
 ARTIFACTS = pytest.StashKey[Path]()
+LINK_KEY = "test-link-key-0123456789abcdef0123456789"  # the least a linking key may be: 32 bytes or more
 PG_URL = os.environ.get("BACKBONE_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
@@ -30,7 +31,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
                  "WORKFORCE_DB_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BACKBONE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("BACKBONE_LINK_KEY", "test-link-key")
+    monkeypatch.setenv("BACKBONE_LINK_KEY", LINK_KEY)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home" / "dagster"))
     # Tests drop whole files and run at once; waiting for files to settle has tests of its own.
     monkeypatch.setenv("BACKBONE_INBOX_SETTLE_SECONDS", "0")

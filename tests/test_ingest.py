@@ -26,6 +26,7 @@ from pipelines.core.registry import load_registry
 from pipelines.core.resources import BackboneResource
 from pipelines.sample.api import SampleCollegeApi
 from pipelines.sample.stage import stage_round
+from tests.conftest import LINK_KEY
 
 HISTORY = PROJECT_ROOT / "sources" / "sample" / "history"
 REGISTRY = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
@@ -68,7 +69,7 @@ def test_a_csv_drop_lands_typed_pseudonymized_rows_with_lineage(home: Home) -> N
                         '_parse_errors from raw."riverbend_isd__enrollment" order by _source_row')
     assert len(rows) == len(expected)
     first = rows[0]
-    assert first[0] == pseudonym(expected[0]["State Student ID"], b"test-link-key")
+    assert first[0] == pseudonym(expected[0]["State Student ID"], LINK_KEY.encode())
     assert first[1] == int(expected[0]["Grade Level"])
     assert first[2].isoformat() == expected[0]["Birth Date"]
     assert first[3:5] == ("riverbend_isd", "enrollment_2021-22.csv")
@@ -87,7 +88,7 @@ def test_an_instance_landed_with_text_pseudonyms_keeps_linking_its_students(home
     tables built from them are converted the same way."""
     source = HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"
     student = _csv_rows(source)[0]["State Student ID"]
-    old_pseudonym = hmac.new(b"test-link-key", student.encode(), hashlib.sha256).hexdigest()
+    old_pseudonym = hmac.new(LINK_KEY.encode(), student.encode(), hashlib.sha256).hexdigest()
     with duckdb.connect(str(home.warehouse)) as con:
         con.execute("create schema raw")
         con.execute('create table raw."riverbend_isd__enrollment" (student_id varchar, school_year varchar)')
@@ -99,7 +100,7 @@ def test_an_instance_landed_with_text_pseudonyms_keeps_linking_its_students(home
 
     assert _ingest(home, "enrollment").success
 
-    new_pseudonym = pseudonym(student, b"test-link-key")
+    new_pseudonym = pseudonym(student, LINK_KEY.encode())
     rows = _query(home, 'select school_year, _source from raw."riverbend_isd__enrollment" where student_id = ? '
                         "order by school_year", [new_pseudonym])
     assert rows == [("2020-21", None), ("2021-22", "enrollment_2021-22.csv")]

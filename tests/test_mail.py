@@ -67,7 +67,7 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def test_starttls_and_login_are_used_when_configured(tmp_path: Path) -> None:
+def test_starttls_and_login_are_used_when_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
@@ -85,8 +85,9 @@ def test_starttls_and_login_are_used_when_configured(tmp_path: Path) -> None:
                             authenticator=authenticator, auth_require_tls=True)
     controller.start()
     try:
+        monkeypatch.setenv("BACKBONE_SMTP_PASSWORD", "pw")
         mailer = MailerResource(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
-                                smtp_user="backbone", smtp_password="pw", smtp_ca_file=str(cert))
+                                smtp_user="backbone", smtp_ca_file=str(cert))
         mailer.send(MAIL, tmp_path / "outbox")
     finally:
         controller.stop()

@@ -37,7 +37,7 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     from pipelines.alerts.mail import MailerResource
     from pipelines.alerts.outbox import deliver_queued, enqueue
     from pipelines.core.agenda import AgendaError, load_agenda
-    from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, Home
+    from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, Home, InstanceError
     from pipelines.core.registry import RegistryError, load_registry
     from pipelines.core.suites import SuiteError
     from pipelines.core.warehouse import connect
@@ -68,6 +68,8 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
             mail = compose_digest(con, registry, partner, as_of, mailer.team_address, agenda)
             new = enqueue(con, mail, [], at=as_of)
             delivered = deliver_queued(con, mailer, paths.outbox, due_by=as_of)
+    except InstanceError as exc:
+        _fail(str(exc))
     except duckdb.IOException as exc:
         _fail(f"the warehouse {paths.warehouse} is busy (a pipeline run is writing it): {exc}")
     if not new:

@@ -1,7 +1,8 @@
 """Compose one mail per partner with all of its new problems, from what the warehouse recorded.
 
 Only the partner's own submissions, check results and rows are read, so a mail can never carry
-another partner's data. Example rows are shown with the partner's own column names.
+another partner's data. Example rows are shown by row number with the partner's own column names,
+and without student IDs (see `_examples`).
 
 Routing: the partner's contacts (registry) are the recipients and the backbone team address is
 copied (Cc) on every mail; when a dataset has missed a second period in a row the mail is an
@@ -69,7 +70,8 @@ class NextDelivery:
 def templates() -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("pipelines.alerts", "templates"),
-        autoescape=jinja2.select_autoescape(["html"]),
+        # By the type before `.j2`: Jinja's ["html"] alone never matched `partner_alert.html.j2`.
+        autoescape=jinja2.select_autoescape(["html.j2"]),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -82,13 +84,17 @@ def partnership(agenda: Agenda | None) -> str:
 
 
 def _examples(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: str, rows: list[int]) -> list[dict]:
+    """The rows by their row number and the partner's own values. Pseudonymized columns are left out:
+    a partner seeing its rows' pseudonyms beside its own student IDs could build a table from IDs to
+    the partnership's pseudonyms, which is what pseudonymizing must prevent."""
     if not rows:
         return []
     theirs = ref.feed.columns
-    select = ", ".join(f"{ident(ours)} as {ident(theirs[ours])}" for ours in ref.suite.columns)
+    shown = [f"{ident(ours)} as {ident(theirs[ours])}" for ours in ref.suite.columns if ours not in ref.suite.pseudonymize]
+    select = ", ".join(["_source_row as row", *shown])
     placeholders = ", ".join("?" for _ in rows[:EXAMPLE_ROWS])
     cursor = con.execute(
-        f"select _source_row as row, {select} from raw.{ident(ref.table)} "
+        f"select {select} from raw.{ident(ref.table)} "
         f"where _submission_id = ? and _source_row in ({placeholders}) order by _source_row",
         [submission_id, *rows[:EXAMPLE_ROWS]],
     )

@@ -35,13 +35,14 @@ def _env_bool(name: str, default: bool) -> bool:
 
 class MailerResource(dg.ConfigurableResource):
     """Unset fields fall back to BACKBONE_SMTP_* / BACKBONE_MAIL_FROM at run time; no SMTP host
-    means mail is written to the outbox folder."""
+    means mail is written to the outbox folder. The password is no field: it is read from
+    $BACKBONE_SMTP_PASSWORD when a mail is sent, so it never shows among the resource's settings in
+    the Dagster UI nor in a run's configuration."""
 
     smtp_host: str | None = Field(default=None, description="SMTP server; default $BACKBONE_SMTP_HOST")
     smtp_port: int | None = Field(default=None, description="default $BACKBONE_SMTP_PORT, else 587")
     smtp_starttls: bool | None = Field(default=None, description="default $BACKBONE_SMTP_STARTTLS, else true")
     smtp_user: str | None = Field(default=None, description="default $BACKBONE_SMTP_USER")
-    smtp_password: str | None = Field(default=None, description="default $BACKBONE_SMTP_PASSWORD")
     smtp_ca_file: str | None = Field(default=None, description="CA bundle for STARTTLS; default $BACKBONE_SMTP_CA_FILE, else the system's")
     sender: str | None = Field(default=None, description="From: address; default $BACKBONE_MAIL_FROM")
     team: str | None = Field(default=None, description="The backbone data team, copied on every partner mail; "
@@ -85,7 +86,7 @@ class MailerResource(dg.ConfigurableResource):
         port = self.smtp_port or int(os.environ.get("BACKBONE_SMTP_PORT", "587"))
         starttls = self.smtp_starttls if self.smtp_starttls is not None else _env_bool("BACKBONE_SMTP_STARTTLS", True)
         user = self.smtp_user or os.environ.get("BACKBONE_SMTP_USER")
-        password = self.smtp_password or os.environ.get("BACKBONE_SMTP_PASSWORD")
+        password = os.environ.get("BACKBONE_SMTP_PASSWORD")
         with smtplib.SMTP(host, port, timeout=30) as smtp:
             if starttls:
                 ca_file = self.smtp_ca_file or os.environ.get("BACKBONE_SMTP_CA_FILE") or None

@@ -22,7 +22,7 @@ import yaml
 from pipelines.core.agenda import BREAKDOWNS, load_agenda, load_schools
 from pipelines.bench.measure import Stopwatch
 from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, SCHOOLS_FILE
-from pipelines.ingest.pseudonym import pseudonym_sql
+from pipelines.ingest.pseudonym import bind_link_key, pseudonym_sql
 from pipelines.core.suites import Suite
 from pipelines.core.registry import DatasetRef, load_registry
 from pipelines.core.sql import ident, literal
@@ -75,14 +75,14 @@ def _case(column: str, mapping: dict[str, str]) -> str:
 
 # --- load ------------------------------------------------------------------------------------------
 
-def _load_sql(path: Path, ref: DatasetRef, key: bytes) -> str:
+def _load_sql(path: Path, ref: DatasetRef) -> str:
     """Read, trim, type and pseudonymize one delivery into temp table `batch` (one statement)."""
     values, problems = [], []
     for column, duck_type in ref.suite.columns.items():
         text = f"nullif(trim({ident(ref.feed.columns[column])}), '')"
         base = duck_type.upper().split("(")[0]
         if column in ref.suite.pseudonymize:
-            values.append(f"{pseudonym_sql(text, key)} as {ident(column)}")
+            values.append(f"{pseudonym_sql(text)} as {ident(column)}")
             continue
         if base == "VARCHAR":
             values.append(f"{text} as {ident(column)}")
@@ -157,6 +157,7 @@ def check_batch(con: duckdb.DuckDBPyConnection, suite: Suite) -> list[str]:
 
 def ingest(con: duckdb.DuckDBPyConnection, deliveries: Path, key: bytes, watch: Stopwatch) -> list[Submission]:
     registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
+    bind_link_key(con, key)
     con.execute("create table submissions (submission_id integer, dataset varchar, source varchar, "
                 "row_count bigint, accepted boolean)")
     submissions = []
@@ -164,7 +165,7 @@ def ingest(con: duckdb.DuckDBPyConnection, deliveries: Path, key: bytes, watch: 
         ref = registry.dataset(dataset, PARTNER)
         for path in delivered_files(deliveries, ref):
             with watch.section("ingest"):
-                con.execute(_load_sql(path, ref, key))
+                con.execute(_load_sql(path, ref))
             with watch.section("checks"):
                 failed = check_batch(con, ref.suite)
             with watch.section("ingest"):

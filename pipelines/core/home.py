@@ -1,8 +1,16 @@
-"""The instance directory: everything a run writes lives under BACKBONE_HOME."""
+"""The instance directory: everything a run writes lives under BACKBONE_HOME.
+
+Row-level student data (raw deliveries, the warehouse, outbox, logs, Dagster's event storage, dbt's
+compiled SQL, the linking key) is readable by the service account alone. Only the published outputs,
+which passed the disclosure rules (serving.duckdb, exports/, site/), may be read by one more group,
+the one named by BACKBONE_SHARE_GROUP; without it they are owner-only too: sharing is a decision.
+"""
 
 from __future__ import annotations
 
+import grp
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +20,13 @@ PARTNERS_DIR = PROJECT_ROOT / "sources" / "partners"
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 AGENDA_FILE = PROJECT_ROOT / "agenda.yml"
 SCHOOLS_FILE = PROJECT_ROOT / "sources" / "schools.yml"
+SHARE_GROUP_ENV = "BACKBONE_SHARE_GROUP"
+# New files and folders are owner-only (0600 / 0700): DuckDB, SQLite, dbt and Dagster's run workers
+# create theirs with the process's umask, which is the only setting all of them obey.
+PRIVATE_UMASK = 0o077
+PRIVATE_FILE, PRIVATE_DIR = 0o600, 0o700
+SHARED_FILE, SHARED_DIR = 0o640, 0o750
+SHARED_ROOT = 0o710  # the share group may reach the published outputs by name, not list or enter the rest
 
 # A new instance's dagster.yaml (an existing one is the data engineer's and left alone). SQLite run and
 # event storage is Dagster's default for a DAGSTER_HOME without storage config.
@@ -26,6 +41,52 @@ concurrency:
     granularity: run
     default_limit: 1
 """
+
+
+class InstanceError(RuntimeError):
+    """The instance directory cannot be set up as configured (e.g. an unknown share group)."""
+
+
+def share_group() -> int | None:
+    """The id of the group named by $BACKBONE_SHARE_GROUP (read when called), None when unset."""
+    name = os.environ.get(SHARE_GROUP_ENV, "").strip()
+    if not name:
+        return None
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise InstanceError(f"{SHARE_GROUP_ENV}={name!r}: there is no such group on this machine; name the "
+                            "group whose members may read the published outputs, or unset it") from None
+
+
+def _set_mode(path: Path, gid: int | None, *, shared: bool) -> None:
+    directory = path.is_dir()
+    if shared and gid is not None:
+        if path.stat().st_gid != gid:
+            try:
+                os.chown(path, -1, gid)
+            except PermissionError:
+                raise InstanceError(f"cannot give {path} to group {gid} ({SHARE_GROUP_ENV}): the service "
+                                    "account must be a member of that group") from None
+        mode = SHARED_DIR if directory else SHARED_FILE
+    else:
+        mode = PRIVATE_DIR if directory else PRIVATE_FILE
+    os.chmod(path, mode)
+
+
+def _walk(path: Path) -> list[Path]:
+    """`path` and, for a folder, everything in it (symbolic links left alone)."""
+    if path.is_symlink():
+        return []
+    return [path, *(item for item in path.rglob("*") if not item.is_symlink())] if path.is_dir() else [path]
+
+
+def share(path: Path) -> None:
+    """Open a published file or folder (and all in it) to the share group; without one, keep it owner-only.
+    Called on a new version before it is renamed into place, so readers never meet a locked one."""
+    gid = share_group()
+    for item in _walk(path):
+        _set_mode(item, gid, shared=True)
 
 
 @dataclass(frozen=True)
@@ -100,10 +161,45 @@ class Home:
     def link_key_file(self) -> Path:
         return self.root / "link.key"
 
+    @property
+    def shared(self) -> tuple[Path, ...]:
+        """What the share group may read: the outputs that passed the disclosure rules."""
+        return self.serving, self.exports, self.site, self.published
+
     def ensure(self) -> Home:
-        for path in (self.dagster, self.exports, self.outbox, self.archive, self.site, self.inbox):
-            path.mkdir(parents=True, exist_ok=True)
+        """Create the instance owner-only (an existing one too, once, e.g. made by an earlier version).
+
+        Every process that writes the instance passes here first (each command, each run's resources),
+        so the umask set here also covers what DuckDB, SQLite, dbt and Dagster create in it later."""
+        os.umask(PRIVATE_UMASK)
+        gid = share_group()
+        self.root.mkdir(parents=True, exist_ok=True)
+        root_mode = PRIVATE_DIR if gid is None else SHARED_ROOT
+        status = self.root.stat()
+        if stat.S_IMODE(status.st_mode) != root_mode or (gid is not None and status.st_gid != gid):
+            self._restrict(gid, root_mode)
+        for path in (self.dagster, self.outbox, self.archive, self.inbox, self.logs):
+            if not path.exists():
+                path.mkdir(mode=PRIVATE_DIR)
+        for path in (self.exports, self.site):
+            if not path.exists():
+                path.mkdir(mode=PRIVATE_DIR)
+                share(path)
         dagster_yaml = self.dagster / "dagster.yaml"
         if not dagster_yaml.exists():
             dagster_yaml.write_text(DAGSTER_YAML)
         return self
+
+    def _restrict(self, gid: int | None, root_mode: int) -> None:
+        """Make everything in the instance owner-only but the published outputs, which get the share
+        group's modes; then the root, whose mode marks the work done."""
+        shared = set(self.shared)
+        for item in self.root.iterdir():
+            if item in shared:
+                share(item)
+            else:
+                for path in _walk(item):
+                    _set_mode(path, gid, shared=False)
+        if gid is not None and self.root.stat().st_gid != gid:
+            _set_mode(self.root, gid, shared=True)  # the group, and the mode set just below
+        os.chmod(self.root, root_mode)

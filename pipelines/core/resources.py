@@ -10,8 +10,8 @@ import dagster as dg
 import duckdb
 from pydantic import Field
 
-from pipelines.core.home import Home
-from pipelines.core.linkkey import LinkKeyMissing, resolve_link_key
+from pipelines.core.home import Home, InstanceError
+from pipelines.core.linkkey import LinkKeyError, resolve_link_key
 from pipelines.core.warehouse import connect
 
 WAREHOUSE_POOL = "warehouse"  # DuckDB allows one writer process: every warehouse write joins this pool
@@ -29,7 +29,10 @@ class BackboneResource(dg.ConfigurableResource):
 
     @property
     def paths(self) -> Home:
-        return Home.resolve(self.home).ensure()
+        try:
+            return Home.resolve(self.home).ensure()
+        except InstanceError as exc:
+            raise dg.Failure(description=str(exc)) from None
 
     def settle_seconds(self) -> float:
         if self.inbox_settle_seconds is not None:
@@ -49,7 +52,7 @@ class BackboneResource(dg.ConfigurableResource):
     def link_key(self) -> bytes:
         try:
             return resolve_link_key(self.paths)
-        except LinkKeyMissing as exc:
+        except LinkKeyError as exc:
             raise dg.Failure(description=str(exc)) from None
 
     @contextmanager

@@ -20,7 +20,7 @@ from typing import Literal
 import duckdb
 
 from pipelines.core.clock import utc_now
-from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, pseudonym_sql
+from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, bind_link_key, pseudonym_sql
 from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, ReadLimits, load_text
 from pipelines.core.registry import DatasetRef
 from pipelines.core.sql import ident, transaction
@@ -149,13 +149,13 @@ def ensure_tables(con: duckdb.DuckDBPyConnection, ref: DatasetRef) -> None:
             con.execute(f"alter table {table} add column {ident(name)} {duck_type}")
 
 
-def _typed_select(ref: DatasetRef, key: bytes) -> tuple[str, str]:
+def _typed_select(ref: DatasetRef) -> tuple[str, str]:
     """SELECT list of typed canonical columns and the expression describing cast failures."""
     values, problems = [], []
     for column, duck_type in ref.suite.columns.items():
         col = ident(column)
         if column in ref.suite.pseudonymize:
-            values.append(f"{pseudonym_sql(col, key)} as {col}")
+            values.append(f"{pseudonym_sql(col)} as {col}")
         elif duck_type.upper() == "VARCHAR":
             values.append(col)
         else:
@@ -204,7 +204,8 @@ def land(
         return Landed(submission_id, delivery.source, "unreadable", reason=str(exc), sha256=sha256)
     rows, note = loaded.rows, loaded.note
 
-    values, errors = _typed_select(ref, key)
+    values, errors = _typed_select(ref)
+    bind_link_key(con, key)
     lineage = [ref.partner.id, submission_id, delivery.source, sha256, received_at]
     try:
         with transaction(con):

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from pipelines.core.agenda import Agenda, write_agenda
 from pipelines.models.dbt_vars import project_dbt_vars, vars_arg
+from pipelines.core.home import PRIVATE_FILE
 from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
 from pipelines.core.partnership import Partnership
 from pipelines.core.registry import Registry
@@ -89,6 +90,11 @@ def build_dbt_assets(partnership: Partnership) -> dg.AssetsDefinition:
         args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json", *vars_arg(values),
                 *(["--full-refresh"] if config.full_refresh else [])]
         invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
+        # dagster-dbt has just seeded the folder with the project's parse state by shutil.copy, which
+        # keeps the project file's mode: make the instance's copy owner-only like the rest.
+        seeded = backbone.paths.dbt_target / "partial_parse.msgpack"
+        if seeded.exists():
+            seeded.chmod(PRIVATE_FILE)
         try:
             yield from invocation.stream()
         finally:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from pipelines.core.home import Home
+from pipelines.core.home import Home, share
 
 CURRENT = "current"
 T = TypeVar("T")
@@ -50,6 +50,7 @@ def release(home: Home, write: Callable[[Version], T]) -> T:
     numbers = _numbers(home.published)
     version = Version(home.published / str(max(numbers, default=0) + 1))
     result = write(version)
+    share(version.root)  # readable by the share group (if any) before readers can reach it
     if not (home.published / CURRENT).is_symlink():
         _adopt_unversioned(home)
     # The documented paths become links through `current` (once) before it moves, so that they all
