@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import csv
 import base64
 import datetime as dt
 import grp
@@ -34,7 +35,7 @@ from pipelines.sample.api import SampleCollegeApi
 from tests.conftest import Inbox, free_port, run_cli
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
-SHARED = ("serving.duckdb", "exports", "site")
+SHARED = ("serving.duckdb", "exports", "site", "published")
 API_TOKEN = "PLANTED-api-token-Zq8wX3"
 SMTP_USER, SMTP_PASSWORD = "backbone-mailer", "PLANTED-smtp-password-Kd71pQ"
 MARKUP = "\"'><img src=x onerror=alert(1)><script>alert(2)</script>"
@@ -45,7 +46,9 @@ def _mode(path: Path) -> int:
 
 
 def _modes(root: Path) -> dict[str, int]:
-    return {str(path.relative_to(root)): _mode(path) for path in root.rglob("*")}
+    # A symbolic link's own mode is never consulted (serving.duckdb, exports and site point into the
+    # published version): what it names is checked where it lies.
+    return {str(path.relative_to(root)): _mode(path) for path in root.rglob("*") if not path.is_symlink()}
 
 
 def _forms(secret: bytes) -> list[bytes]:
@@ -240,9 +243,12 @@ def test_markup_in_a_delivered_file_is_escaped_in_the_alert_mail(home: Home) -> 
     ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset("program_participation")
     inbox = home.inbox / ref.partner.id
     inbox.mkdir(parents=True, exist_ok=True)
-    (inbox / "participation_2024-25.csv").write_text(
-        "Student ID,Program,School Year,Start Date,Sessions Offered,Sessions Attended,End Date\n"
-        f"S9000001,{MARKUP},2024-25,2024-09-12,30,24,\n", encoding="utf-8")
+    with (inbox / "participation_2024-25.csv").open("w", newline="", encoding="utf-8") as out:
+        # as a spreadsheet exports it: the value with quotes in it is quoted, its quotes doubled
+        writer = csv.writer(out)
+        writer.writerow(["Student ID", "Program", "School Year", "Start Date", "Sessions Offered",
+                         "Sessions Attended", "End Date"])
+        writer.writerow(["S9000001", MARKUP, "2024-25", "2024-09-12", "30", "24", ""])
     dg.materialize([build_raw_asset(ref), build_expectations_check(ref)],
                    resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
     build_definitions().resolve_job_def(ALERTS_JOB).execute_in_process(instance=dg.DagsterInstance.ephemeral(),
@@ -257,17 +263,16 @@ def test_markup_in_a_delivered_file_is_escaped_in_the_alert_mail(home: Home) -> 
 
 
 def test_every_mail_template_escapes_markup(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipelines.alerts import compose as compose_module
     from pipelines.alerts import digest as digest_module
     from pipelines.alerts.compose import FailedCheck, NextDelivery, Problem, compose
     from pipelines.alerts.digest import Movement
     from pipelines.quality.due import Period
-    from pipelines.alerts.health import Health
+    from pipelines.core.partnership import load_partnership
+    from pipelines.publish.published import DataHealthRow
     from pipelines.quality.timeliness import Overdue
 
-    monkeypatch.setattr(compose_module, "partnership", lambda: MARKUP)
-    monkeypatch.setattr(digest_module, "partnership", lambda: MARKUP)
-    registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
+    registry, real_agenda = load_partnership()
+    agenda = real_agenda.model_copy(update={"partnership": MARKUP})  # the partnership's name is config too
     real = registry.partners["riverbend_isd"]
     partner = real.model_copy(update={"name": MARKUP})
     check = FailedCheck(notes=MARKUP, expectation=MARKUP, columns=MARKUP, unexpected_count=1, element_count=2,
@@ -281,17 +286,19 @@ def test_every_mail_template_escapes_markup(monkeypatch: pytest.MonkeyPatch) -> 
     period = Period(label=MARKUP, start=dt.date(2024, 8, 1), end=dt.date(2025, 1, 1), due_on=dt.date(2024, 9, 1))
     overdue = [Overdue(key="c", dataset=MARKUP, missed=(period, period), last_received_at=dt.datetime(2024, 1, 1))]
     upcoming = [NextDelivery(MARKUP, dt.date(2025, 1, 1), False), NextDelivery(MARKUP, None, False)]
-    alert = compose(partner, problems, overdue, upcoming, team=MARKUP)
+    alert = compose(partner, problems, overdue, upcoming, team=MARKUP, agenda=agenda)
 
-    health = [Health(partner=MARKUP, dataset=MARKUP, period=MARKUP, due_on=dt.date(2025, 1, 1), delivery_status="late",
-                     days_late=3, checks_passed=1, checks_failed=1, rows_accepted=1, rows_rejected=1, hours_to_fix=1.0)]
+    health = [DataHealthRow(partner=MARKUP, dataset=MARKUP, period=MARKUP, period_start=dt.date(2024, 12, 1),
+                            due_on=dt.date(2025, 1, 1), delivery_status="late", first_received_at=None, days_late=3,
+                            submissions_rejected=1, checks_passed=1, checks_failed=1, rows_accepted=1,
+                            rows_rejected=1, hours_to_fix=1.0)]
     movements = [Movement(MARKUP, MARKUP, 0.5, MARKUP, 0.4)]
     monkeypatch.setattr(digest_module, "recent_health", lambda *args, **kwargs: health)
-    monkeypatch.setattr(digest_module, "fed_indicators", lambda partner: {"x": MARKUP})
+    monkeypatch.setattr(digest_module, "fed_indicators", lambda agenda, partner: {"x": MARKUP})
     monkeypatch.setattr(digest_module, "indicator_movements", lambda con, indicators: movements)
     monkeypatch.setattr(digest_module, "next_deliveries", lambda *args: upcoming)
     with duckdb.connect() as con:
-        digest = digest_module.compose_digest(con, registry, partner, dt.datetime(2025, 2, 1), MARKUP)
+        digest = digest_module.compose_digest(con, registry, partner, dt.datetime(2025, 2, 1), MARKUP, agenda)
 
     for mail in (alert, digest):
         assert MARKUP in mail.text  # every value did reach the mail
