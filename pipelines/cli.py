@@ -140,7 +140,11 @@ def _print_summary(paths: Home) -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=None,
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def run(home: Path | None) -> None:
-    """Run the pipeline once on whatever partners have delivered, then alert partners."""
+    """Run the pipeline once on whatever partners have delivered, then alert partners.
+
+    Exit 0: the run succeeded; 1: it failed (partners alerted); 2: it cannot start (no linking key,
+    bad configuration).
+    """
     from pipelines.alerts.jobs import ALERTS_JOB
     from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
@@ -155,9 +159,22 @@ def run(home: Path | None) -> None:
     instance = instance_for(paths)
     pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
     _print_run("pipeline", pipeline)
+    if not pipeline.new_deliveries:
+        console.print("  no new deliveries: nothing new to land" if _has_deliveries(paths)
+                      else "  no deliveries yet: nothing new to land")
     if not pipeline.success:
         _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
         sys.exit(EXIT_FAILED)
+
+
+def _has_deliveries(paths: Home) -> bool:
+    from pipelines.core.sql import table_exists
+
+    if not paths.warehouse.exists():
+        return False
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return table_exists(con, "raw", "submissions") and bool(
+            con.execute("select count(*) from raw.submissions").fetchone()[0])
 
 
 @main.command()

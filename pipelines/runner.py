@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +27,20 @@ class RunSummary:
     materialized: set[str] = field(default_factory=set)
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    new_deliveries: int = 0  # what the raw assets landed: submissions not seen before
 
 
 def instance_for(home: Home) -> dg.DagsterInstance:
     # The CLI's runs land in the same instance the UI shows (`make ui` uses this DAGSTER_HOME).
     os.environ["DAGSTER_HOME"] = str(home.dagster)
     return dg.DagsterInstance.get()
+
+
+def _error_line(error) -> str:
+    line = error.message.strip().splitlines()[0]
+    if error.cls_name == "Failure":  # raised with a message written for the user: no class name
+        line = re.sub(r"^[\w.]*Failure: ", "", line)
+    return line
 
 
 def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, log_dir: Path,
@@ -65,11 +74,13 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, l
     for event in result.all_events:
         if event.is_step_materialization:
             summary.materialized.add(event.asset_key.to_user_string())
+            new = event.step_materialization_data.materialization.metadata.get("new_submissions")
+            summary.new_deliveries += new.value if new is not None else 0
         if event.is_step_failure:
             summary.failed_steps.append(event.step_key or "")
             error = event.step_failure_data.error
             while error is not None and error.cause is not None and error.cls_name.startswith("DagsterExecution"):
                 error = error.cause  # Dagster wraps the step's own error: show that one
             if error and error.cls_name != "DagsterAssetCheckFailedError":
-                summary.errors.append(f"{event.step_key}: {error.message.strip().splitlines()[0]}")
+                summary.errors.append(f"{event.step_key}: {_error_line(error)}")
     return summary

@@ -7,7 +7,7 @@ from pipelines.ingest.deliveries import collect
 from pipelines.ingest.landing import Landed, land_all
 from pipelines.core.registry import DatasetRef, Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
-from pipelines.core.sql import ident
+from pipelines.core.sql import ident, table_exists
 
 DELIVERY_KINDS = {"csv_drop": "csv", "excel": "excel", "api": "api", "sql": "sql"}
 SUBMISSIONS = dg.AssetSpec(
@@ -63,7 +63,9 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
                 context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
                 if done is not None:
                     done.unlink(missing_ok=True)  # the archive keeps the bytes by hash
-            total = con.execute(f"select count(*) from raw.{ident(ref.table)}").fetchone()[0]
+            # Nothing delivered yet, ever: the landing table is made by the first landing.
+            total = (con.execute(f"select count(*) from raw.{ident(ref.table)}").fetchone()[0]
+                     if table_exists(con, "raw", ref.table) else 0)
         new = [item for item in landed if item.status != "duplicate"]
         return dg.MaterializeResult(
             metadata={

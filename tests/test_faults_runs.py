@@ -1,0 +1,113 @@
+"""No run left stuck, no two runs colliding: `backbone run` on one instance, twice at once, killed
+half-way, on a brand-new instance, and the partner data health it publishes.
+
+The college's API is served on loopback and can hold a request until the test lets it go: a run is
+then known to be in the middle of its ingest (the test waits for the request, never for a time).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+LINK_KEY = "ab" * 32
+WAIT = 300  # seconds: only ever reached when something is broken
+
+
+class CollegeApi(ThreadingHTTPServer):
+    """The college's API with no records yet. While `held`, each request waits until `release()`."""
+
+    daemon_threads = True
+
+    def __init__(self, held: bool) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.requested = threading.Event()
+        self._released = threading.Event()
+        if not held:
+            self._released.set()
+
+    def release(self) -> None:
+        self._released.set()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: CollegeApi
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.server.requested.set()
+        self.server._released.wait(WAIT)
+        payload = json.dumps({"data": [], "next": None}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+def _college_api(held: bool) -> Iterator[CollegeApi]:
+    server = CollegeApi(held)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+@pytest.fixture
+def college_api() -> Iterator[CollegeApi]:
+    yield from _college_api(held=False)
+
+
+def _partner_systems(tmp_path: Path, api: CollegeApi) -> dict[str, str]:
+    """Settings for the partners whose systems are pulled: the API above, a wage table with no rows."""
+    database = tmp_path / "workforce.sqlite"
+    with sqlite3.connect(database) as con:
+        con.execute("create table if not exists ui_wage_records (person_state_id text, wage_quarter text, "
+                    "was_employed integer, total_wages real, naics_sector text)")
+    return {"RIVERBEND_COLLEGE_API_URL": api.url, "RIVERBEND_COLLEGE_API_TOKEN": "college-token",
+            "WORKFORCE_DB_URL": f"sqlite:///{database}"}
+
+
+def test_a_new_instance_with_no_deliveries_runs_cleanly(tmp_path, monkeypatch, college_api) -> None:
+    """The first thing a real deployment meets: a key, no partner has delivered yet."""
+    for name in ("RIVERBEND_COLLEGE_API_URL", "RIVERBEND_COLLEGE_API_TOKEN", "WORKFORCE_DB_URL", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    env = {"BACKBONE_HOME": str(tmp_path / "new"), "BACKBONE_LINK_KEY": LINK_KEY}
+
+    unset = run_cli("run", env=env)  # before the pulled partners' settings are made
+
+    assert unset.returncode == 1
+    errors = [line.strip() for line in unset.stdout.splitlines() if "step error" in line]
+    assert errors == [
+        "step error: raw__riverbend_college__completion: riverbend_college: environment variable "
+        "RIVERBEND_COLLEGE_API_URL (API base URL) is not set",
+        "step error: raw__riverbend_college__postsecondary_enrollment: riverbend_college: environment variable "
+        "RIVERBEND_COLLEGE_API_URL (API base URL) is not set",
+        "step error: raw__workforce_board__employment: workforce_board: environment variable WORKFORCE_DB_URL "
+        "(database URL) is not set",
+    ], unset.stdout
+
+    ready = run_cli("run", env={**env, **_partner_systems(tmp_path, college_api)})
+
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert "no deliveries yet: nothing new to land" in ready.stdout
+    assert "error" not in ready.stdout + ready.stderr
