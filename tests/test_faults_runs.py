@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from pipelines.core.home import PROJECT_ROOT
 from tests.conftest import run_cli
 
 LINK_KEY = "ab" * 32
@@ -111,3 +113,17 @@ def test_a_new_instance_with_no_deliveries_runs_cleanly(tmp_path, monkeypatch, c
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert "no deliveries yet: nothing new to land" in ready.stdout
     assert "error" not in ready.stdout + ready.stderr
+
+
+def test_the_first_run_with_deliveries_publishes_their_health(home, tmp_path, college_api) -> None:
+    inbox = home.inbox / "bright_futures_mentoring"
+    inbox.mkdir(parents=True)
+    sample = PROJECT_ROOT / "sources" / "sample" / "history" / "bright_futures_mentoring" / "participation_2023-24.csv"
+    (inbox / sample.name).write_bytes(sample.read_bytes())
+
+    result = run_cli("run", env=_partner_systems(tmp_path, college_api))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    with duckdb.connect(str(home.serving), read_only=True) as con:
+        health = con.execute("select distinct partner, dataset from partner_data_health").fetchall()
+    assert health == [("bright_futures_mentoring", "program_participation")]
