@@ -7,7 +7,8 @@ import os
 import secrets
 import sys
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -33,7 +34,7 @@ DEMO_ROUNDS = (
     ("fixes", "the district resends its corrected assessments file"),
 )
 PUBLISH_KEY = "publish/serving_database"
-EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _fail(message: str, code: int = EXIT_UNUSABLE) -> None:
@@ -48,6 +49,22 @@ def _definitions():
         return build_definitions()
     except ConfigError as exc:
         _fail(str(exc))
+
+
+@contextmanager
+def _warehouse(instance, command: str) -> Iterator:
+    """Hold the instance's warehouse for the whole command, or exit 3 naming the run that holds it."""
+    from pipelines.core.warehouse_lock import WarehouseBusy, WarehouseLock
+
+    lock = WarehouseLock(instance.root_directory, f"`backbone {command}`")
+    try:
+        lock.acquire(wait=False)
+    except WarehouseBusy as busy:
+        _fail(f"{busy}. Run `backbone {command}` again once it has finished.", EXIT_BUSY)
+    try:
+        yield lock
+    finally:
+        lock.release()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,7 +86,10 @@ def _print_run(label: str, summary) -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=None,
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def demo(home: Path | None) -> None:
-    """Run the whole pipeline on the bundled sample partners, in three delivery rounds."""
+    """Run the whole pipeline on the bundled sample partners, in three delivery rounds.
+
+    Exit 0: done; 2: unusable configuration; 3: another run holds this instance's warehouse.
+    """
     from pipelines.alerts.jobs import ALERTS_JOB
     from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
@@ -83,6 +103,7 @@ def demo(home: Path | None) -> None:
     instance = instance_for(paths)
     token = secrets.token_urlsafe(16)
     with ExitStack() as stack:
+        lock = stack.enter_context(_warehouse(instance, "demo"))
         api = stack.enter_context(SampleCollegeApi(store_dir=paths.sample / "api", token=token))
         os.environ["RIVERBEND_COLLEGE_API_URL"] = api.url
         os.environ["RIVERBEND_COLLEGE_API_TOKEN"] = token
@@ -92,13 +113,13 @@ def demo(home: Path | None) -> None:
             console.print(f"\n[bold]Round {round_name}[/]: {title}")
             for line in stage_round(SAMPLE_DIR / round_name, paths):
                 console.print(f"  staged {line}")
-            pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
+            pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs, holding=lock)
             _print_run("pipeline", pipeline)
             kept = "blocked; the previous publish is kept"
             console.print(f"  publish: {'serving.duckdb and exports replaced' if PUBLISH_KEY in pipeline.materialized else kept}")
             if not pipeline.success:
                 # What the `alert_partners_after_failed_run` sensor does when the daemon runs.
-                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
+                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs, holding=lock))
     _print_summary(paths)
 
 
@@ -143,7 +164,7 @@ def run(home: Path | None) -> None:
     """Run the pipeline once on whatever partners have delivered, then alert partners.
 
     Exit 0: the run succeeded; 1: it failed (partners alerted); 2: it cannot start (no linking key,
-    bad configuration).
+    bad configuration); 3: another run holds this instance's warehouse (nothing was started).
     """
     from pipelines.alerts.jobs import ALERTS_JOB
     from pipelines.ingest.jobs import PIPELINE_JOB
@@ -157,13 +178,15 @@ def run(home: Path | None) -> None:
         _fail(str(exc))
     defs = _definitions()
     instance = instance_for(paths)
-    pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
-    _print_run("pipeline", pipeline)
-    if not pipeline.new_deliveries:
-        console.print("  no new deliveries: nothing new to land" if _has_deliveries(paths)
-                      else "  no deliveries yet: nothing new to land")
+    with _warehouse(instance, "run") as lock:
+        pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs, holding=lock)
+        _print_run("pipeline", pipeline)
+        if not pipeline.new_deliveries:
+            console.print("  no new deliveries: nothing new to land" if _has_deliveries(paths)
+                          else "  no deliveries yet: nothing new to land")
+        if not pipeline.success:
+            _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs, holding=lock))
     if not pipeline.success:
-        _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
         sys.exit(EXIT_FAILED)
 
 

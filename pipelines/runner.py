@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import os
 import re
+import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 
 from pipelines.core.home import Home
+from pipelines.core.warehouse_lock import WarehouseLock
 
 
 @dataclass
@@ -44,8 +46,9 @@ def _error_line(error) -> str:
 
 
 def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, log_dir: Path,
-            request: dg.RunRequest | None = None) -> RunSummary:
-    """Run `job_name`, or the part of it a sensor's or schedule's `request` selects, in this process."""
+            request: dg.RunRequest | None = None, holding: WarehouseLock | None = None) -> RunSummary:
+    """Run `job_name`, or the part of it a sensor's or schedule's `request` selects, in this process;
+    the warehouse lock it is `holding` then names this run."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
@@ -53,13 +56,17 @@ def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, l
         job = job.get_subset(asset_selection=set(request.asset_selection),
                              asset_check_selection=None if request.asset_check_keys is None
                              else set(request.asset_check_keys))
+    run_id = str(uuid.uuid4())
+    if holding is not None:
+        holding.record(run_id)
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_file = log_dir / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{job_name}.log"
+    log_file = log_dir / f"{dt.datetime.now():%Y%m%d-%H%M%S}-{job_name}-{run_id[:8]}.log"
     # dbt's and Dagster's own output would drown the summary: it goes to a log file (and, as
     # always, into the run's log in the Dagster UI).
     with log_file.open("w") as log, contextlib.redirect_stdout(log):
         result = job.execute_in_process(
             instance=instance,
+            run_id=run_id,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             tags=dict(request.tags) if request is not None else None,

@@ -1,5 +1,5 @@
-"""No run left stuck, no two runs colliding: `backbone run` on one instance, twice at once, killed
-half-way, on a brand-new instance, and the partner data health it publishes.
+"""No run left stuck, no two runs colliding: `backbone run` on one instance, twice at once, beside a
+run Dagster launched, on a brand-new instance, and the partner data health it publishes.
 
 The college's API is served on loopback and can hold a request until the test lets it go: a run is
 then known to be in the middle of its ingest (the test waits for the request, never for a time).
@@ -8,16 +8,22 @@ then known to be in the middle of its ingest (the test waits for the request, ne
 from __future__ import annotations
 
 import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.home import PROJECT_ROOT, Home
 from tests.conftest import run_cli
 
 LINK_KEY = "ab" * 32
@@ -79,6 +85,11 @@ def college_api() -> Iterator[CollegeApi]:
     yield from _college_api(held=False)
 
 
+@pytest.fixture
+def held_college_api() -> Iterator[CollegeApi]:
+    yield from _college_api(held=True)
+
+
 def _partner_systems(tmp_path: Path, api: CollegeApi) -> dict[str, str]:
     """Settings for the partners whose systems are pulled: the API above, a wage table with no rows."""
     database = tmp_path / "workforce.sqlite"
@@ -87,6 +98,73 @@ def _partner_systems(tmp_path: Path, api: CollegeApi) -> dict[str, str]:
                     "was_employed integer, total_wages real, naics_sector text)")
     return {"RIVERBEND_COLLEGE_API_URL": api.url, "RIVERBEND_COLLEGE_API_TOKEN": "college-token",
             "WORKFORCE_DB_URL": f"sqlite:///{database}"}
+
+
+def _start_run(env: dict[str, str]) -> subprocess.Popen:
+    """`backbone run` in a child process of its own session, to be waited for or killed."""
+    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=PROJECT_ROOT, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env},
+                            start_new_session=True)
+
+
+def _runs(home: Home) -> list[dg.DagsterRun]:
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        return list(reversed(instance.get_runs()))  # oldest first
+
+
+def test_a_second_run_refuses_while_one_runs_and_starts_nothing(home, tmp_path, held_college_api) -> None:
+    env = _partner_systems(tmp_path, held_college_api)
+    first = _start_run(env)
+    try:
+        assert held_college_api.requested.wait(WAIT), "the first run never reached the college's API"
+        (running,) = _runs(home)
+        assert running.status == dg.DagsterRunStatus.STARTED
+
+        second = run_cli("run", env=env)
+
+        assert second.returncode == 3, second.stdout + second.stderr
+        assert re.search(rf"another run holds the warehouse: run {running.run_id} started \S+ by `backbone run` "
+                         rf"\(\S+@\S+, pid {first.pid}\)", second.stderr), second.stderr
+        assert "Traceback" not in second.stderr
+        assert [run.run_id for run in _runs(home)] == [running.run_id]  # no second run, no alerts job
+    finally:
+        held_college_api.release()
+        out, errors = first.communicate(timeout=WAIT)
+    assert first.returncode == 0, out + errors
+    assert "no deliveries yet: nothing new to land" in out
+
+
+def _wait_for_message(home: Home, job_name: str, text: str, process: subprocess.Popen) -> str:
+    """The first message of a `job_name` run containing `text`, once the run has logged it."""
+    with dg.DagsterInstance.from_config(str(home.dagster)) as instance:
+        while process.poll() is None:
+            for run in instance.get_runs(dg.RunsFilter(job_name=job_name)):
+                for entry in instance.all_logs(run.run_id):
+                    if text in entry.user_message:
+                        return entry.user_message
+            time.sleep(0.2)  # polling the event log: the loop ends on the event, not on a time
+    raise AssertionError(f"the {job_name} run ended without logging {text!r}: {process.communicate()}")
+
+
+def test_a_run_launched_by_dagster_meanwhile_waits_for_the_warehouse(home, tmp_path, held_college_api) -> None:
+    """A sensor's or schedule's run executes in its own process, as `dagster job execute` does."""
+    env = _partner_systems(tmp_path, held_college_api)
+    first = _start_run(env)
+    try:
+        assert held_college_api.requested.wait(WAIT), "the first run never reached the college's API"
+        (running,) = _runs(home)
+        launched = subprocess.Popen(
+            [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "pipelines.definitions",
+             "-j", "ingest_bright_futures_mentoring"], cwd=PROJECT_ROOT, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **env})
+        message = _wait_for_message(home, "ingest_bright_futures_mentoring", "Waiting for the warehouse", launched)
+        assert f"another run holds the warehouse: run {running.run_id} started" in message
+    finally:
+        held_college_api.release()
+        out, errors = first.communicate(timeout=WAIT)
+    assert first.returncode == 0, out + errors
+    launched_out, _ = launched.communicate(timeout=WAIT)
+    assert launched.returncode == 0, launched_out
 
 
 def test_a_new_instance_with_no_deliveries_runs_cleanly(tmp_path, monkeypatch, college_api) -> None:
