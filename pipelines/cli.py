@@ -51,9 +51,18 @@ def _definitions():
         _fail(str(exc))
 
 
+def _fail_dead_runs(instance) -> None:
+    from pipelines.core.dead_runs import fail_dead_runs
+
+    for dead in fail_dead_runs(instance):
+        console.print(f"run {dead.run_id} ({dead.job_name}) never finished: its process (pid {dead.pid}) is gone; "
+                      "marked failed")
+
+
 @contextmanager
 def _warehouse(instance, command: str) -> Iterator:
-    """Hold the instance's warehouse for the whole command, or exit 3 naming the run that holds it."""
+    """Hold the instance's warehouse for the whole command, or exit 3 naming the run that holds it;
+    then mark failed the runs whose process died without finishing (they would block the run queue)."""
     from pipelines.core.warehouse_lock import WarehouseBusy, WarehouseLock
 
     lock = WarehouseLock(instance.root_directory, f"`backbone {command}`")
@@ -62,6 +71,7 @@ def _warehouse(instance, command: str) -> Iterator:
     except WarehouseBusy as busy:
         _fail(f"{busy}. Run `backbone {command}` again once it has finished.", EXIT_BUSY)
     try:
+        _fail_dead_runs(instance)
         yield lock
     finally:
         lock.release()
@@ -207,9 +217,12 @@ def ui(home: Path | None) -> None:
     """Start the Dagster UI on this instance (the demo's sample partners keep working in it)."""
     import subprocess
 
+    from pipelines.runner import instance_for
     from pipelines.sample.api import SampleCollegeApi
 
     paths = Home.resolve(home).ensure()
+    # Runs cut off by a crash or power loss would hold the run queue for ever.
+    _fail_dead_runs(instance_for(paths))
     env = {**os.environ, "BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster)}
     with ExitStack() as stack:
         # After `make demo`, serve the sample college API and database so scheduled pulls work too.

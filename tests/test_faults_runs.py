@@ -1,5 +1,5 @@
-"""No run left stuck, no two runs colliding: `backbone run` on one instance, twice at once, beside a
-run Dagster launched, on a brand-new instance, and the partner data health it publishes.
+"""No run left stuck, no two runs colliding: `backbone run` on one instance twice at once, beside a run
+Dagster launched, killed half-way, on a brand-new instance; and the partner data health it publishes.
 
 The college's API is served on loopback and can hold a request until the test lets it go: a run is
 then known to be in the middle of its ingest (the test waits for the request, never for a time).
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -44,6 +45,9 @@ class CollegeApi(ThreadingHTTPServer):
 
     def release(self) -> None:
         self._released.set()
+
+    def handle_error(self, request, client_address) -> None:
+        """Quiet: the answer to a killed run finds its connection gone."""
 
     @property
     def url(self) -> str:
@@ -165,6 +169,27 @@ def test_a_run_launched_by_dagster_meanwhile_waits_for_the_warehouse(home, tmp_p
     assert first.returncode == 0, out + errors
     launched_out, _ = launched.communicate(timeout=WAIT)
     assert launched.returncode == 0, launched_out
+
+
+def test_a_killed_run_is_marked_failed_and_the_next_run_succeeds(home, tmp_path, held_college_api) -> None:
+    env = _partner_systems(tmp_path, held_college_api)
+    doomed = _start_run(env)
+    assert held_college_api.requested.wait(WAIT), "the run never reached the college's API"
+    os.killpg(doomed.pid, signal.SIGKILL)  # the process and any child: as a power loss leaves it
+    doomed.communicate(timeout=WAIT)
+    (killed,) = _runs(home)
+    assert killed.status == dg.DagsterRunStatus.STARTED  # what the instance believes until told otherwise
+    held_college_api.release()
+
+    result = run_cli("run", env=env)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"run {killed.run_id} (backbone_pipeline) never finished: its process (pid {doomed.pid}) is gone; " \
+           "marked failed" in result.stdout
+    runs = _runs(home)
+    assert [run.status for run in runs] == [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS]
+    logs = [path.name for path in home.logs.glob("*.log")]
+    assert len(logs) == 2 and all(any(run.run_id[:8] in name for name in logs) for run in runs), logs  # one each
 
 
 def test_a_new_instance_with_no_deliveries_runs_cleanly(tmp_path, monkeypatch, college_api) -> None:
