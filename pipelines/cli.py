@@ -7,7 +7,8 @@ import os
 import secrets
 import sys
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import click
@@ -34,7 +35,7 @@ DEMO_ROUNDS = (
     ("fixes", "the district resends its corrected assessments file"),
 )
 PUBLISH_KEY = "publish/serving_database"
-EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _fail(message: str, code: int = EXIT_UNUSABLE) -> None:
@@ -67,6 +68,32 @@ def _definitions():
         _fail(str(exc))
 
 
+def _fail_dead_runs(instance) -> None:
+    from pipelines.core.dead_runs import fail_dead_runs
+
+    for dead in fail_dead_runs(instance):
+        console.print(f"run {dead.run_id} ({dead.job_name}) never finished: its process (pid {dead.pid}) is gone; "
+                      "marked failed")
+
+
+@contextmanager
+def _warehouse(instance, command: str) -> Iterator:
+    """Hold the instance's warehouse for the whole command, or exit 3 naming the run that holds it;
+    then mark failed the runs whose process died without finishing (they would block the run queue)."""
+    from pipelines.core.warehouse_lock import WarehouseBusy, WarehouseLock
+
+    lock = WarehouseLock(instance.root_directory, f"`backbone {command}`")
+    try:
+        lock.acquire(wait=False)
+    except WarehouseBusy as busy:
+        _fail(f"{busy}. Run `backbone {command}` again once it has finished.", EXIT_BUSY)
+    try:
+        _fail_dead_runs(instance)
+        yield lock
+    finally:
+        lock.release()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Backbone: the shared measurement pipeline of a collective-impact partnership."""
@@ -86,7 +113,10 @@ def _print_run(label: str, summary) -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=None,
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def demo(home: Path | None) -> None:
-    """Run the whole pipeline on the bundled sample partners, in three delivery rounds."""
+    """Run the whole pipeline on the bundled sample partners, in three delivery rounds.
+
+    Exit 0: done; 2: unusable configuration; 3: another run holds this instance's warehouse.
+    """
     from pipelines.alerts.jobs import ALERTS_JOB
     from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
@@ -103,6 +133,7 @@ def demo(home: Path | None) -> None:
     instance = instance_for(paths)
     token = os.environ.setdefault("RIVERBEND_COLLEGE_API_TOKEN", secrets.token_urlsafe(16))
     with ExitStack() as stack:
+        lock = stack.enter_context(_warehouse(instance, "demo"))
         api = stack.enter_context(SampleCollegeApi(store_dir=paths.sample / "api", token=token))
         os.environ["RIVERBEND_COLLEGE_API_URL"] = api.url
         os.environ.setdefault("WORKFORCE_DB_URL", f"sqlite:///{paths.sample / 'workforce_board.sqlite'}")
@@ -111,14 +142,14 @@ def demo(home: Path | None) -> None:
             console.print(f"\n[bold]Round {round_name}[/]: {title}")
             for line in stage_round(SAMPLE_DIR / round_name, paths):
                 console.print(f"  staged {line}")
-            pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
+            pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs, holding=lock)
             _print_run("pipeline", pipeline)
             kept = "blocked; the previous publish is kept"
             replaced = "serving.duckdb, exports and site replaced together"
             console.print(f"  publish: {replaced if PUBLISH_KEY in pipeline.materialized else kept}")
             if not pipeline.success:
                 # What the `alert_partners_after_failed_run` sensor does when the daemon runs.
-                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
+                _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs, holding=lock))
     _print_summary(paths)
 
 
@@ -160,7 +191,11 @@ def _print_summary(paths: Home) -> None:
 @click.option("--home", type=click.Path(path_type=Path), default=None,
               help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
 def run(home: Path | None) -> None:
-    """Run the pipeline once on whatever partners have delivered, then alert partners."""
+    """Run the pipeline once on whatever partners have delivered, then alert partners.
+
+    Exit 0: the run succeeded; 1: it failed (partners alerted); 2: it cannot start (no linking key,
+    bad configuration); 3: another run holds this instance's warehouse (nothing was started).
+    """
     from pipelines.alerts.jobs import ALERTS_JOB
     from pipelines.ingest.jobs import PIPELINE_JOB
     from pipelines.runner import instance_for, run_job
@@ -170,11 +205,26 @@ def run(home: Path | None) -> None:
     _link_key(paths)
     defs = _definitions()
     instance = instance_for(paths)
-    pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs)
-    _print_run("pipeline", pipeline)
+    with _warehouse(instance, "run") as lock:
+        pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs, holding=lock)
+        _print_run("pipeline", pipeline)
+        if not pipeline.new_deliveries:
+            console.print("  no new deliveries: nothing new to land" if _has_deliveries(paths)
+                          else "  no deliveries yet: nothing new to land")
+        if not pipeline.success:
+            _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs, holding=lock))
     if not pipeline.success:
-        _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs))
         sys.exit(EXIT_FAILED)
+
+
+def _has_deliveries(paths: Home) -> bool:
+    from pipelines.core.sql import table_exists
+
+    if not paths.warehouse.exists():
+        return False
+    with duckdb.connect(str(paths.warehouse), read_only=True) as con:
+        return table_exists(con, "raw", "submissions") and bool(
+            con.execute("select count(*) from raw.submissions").fetchone()[0])
 
 
 @main.command()
@@ -184,9 +234,12 @@ def ui(home: Path | None) -> None:
     """Start the Dagster UI on this instance (the demo's sample partners keep working in it)."""
     import subprocess
 
+    from pipelines.runner import instance_for
     from pipelines.sample.api import SampleCollegeApi
 
     paths = _instance_dir(home)
+    # Runs cut off by a crash or power loss would hold the run queue for ever.
+    _fail_dead_runs(instance_for(paths))
     env = {**os.environ, "BACKBONE_HOME": str(paths.root), "DAGSTER_HOME": str(paths.dagster)}
     with ExitStack() as stack:
         # After `make demo`, serve the sample college API and database so scheduled pulls work too.

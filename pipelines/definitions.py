@@ -12,6 +12,7 @@ import dagster as dg
 from pipelines.alerts.definitions import alerts_definitions
 from pipelines.core.partnership import Partnership, load_partnership
 from pipelines.core.resources import BackboneResource
+from pipelines.core.warehouse_lock import warehouse_executor
 from pipelines.ingest.definitions import ingest_definitions
 from pipelines.models.definitions import models_definitions
 from pipelines.publish.definitions import publish_definitions
@@ -30,7 +31,8 @@ def build_definitions(partnership: Partnership | None = None) -> dg.Definitions:
         dg.Definitions(
             resources={"backbone": BackboneResource()},
             # One process per run: DuckDB admits a single writer, and steps then share no start-up cost.
-            executor=dg.in_process_executor,
+            # It holds the warehouse lock while the steps execute.
+            executor=warehouse_executor,
         ),
     )
 

@@ -40,6 +40,10 @@ concurrency:
   pools:
     granularity: run
     default_limit: 1
+# The daemon fails a launched run whose process never started its steps; a run whose process died
+# later is failed by the next `backbone run` or `backbone ui` (pipelines/core/dead_runs.py).
+run_monitoring:
+  enabled: true
 """
 
 

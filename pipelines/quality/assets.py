@@ -6,7 +6,7 @@ import dagster as dg
 from pipelines.core.clock import run_as_of
 from pipelines.core.registry import Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
-from pipelines.ingest.assets import SUBMISSIONS
+from pipelines.ingest.assets import SUBMISSIONS, raw_key
 from pipelines.quality.timeliness import write_calendar
 
 CALENDAR_KEY = dg.AssetKey(["quality", "delivery_calendar"])  # the dbt source quality.delivery_calendar
@@ -20,7 +20,8 @@ CHECK_RESULTS = dg.AssetSpec(
 def build_calendar_asset(registry: Registry) -> dg.AssetsDefinition:
     @dg.asset(
         key=CALENDAR_KEY,
-        deps=[SUBMISSIONS.key],
+        # After every landing of the run (a partner job's too), so the health mart counts its deliveries.
+        deps=[SUBMISSIONS.key, *[raw_key(ref) for ref in registry.datasets]],
         group_name="models",
         kinds={"duckdb"},
         pool=WAREHOUSE_POOL,
