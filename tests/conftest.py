@@ -1,7 +1,8 @@
-"""Shared fixtures: a throwaway instance dir, and real servers on loopback."""
+"""Shared fixtures: the bundled partnership, a throwaway instance dir, and real servers on loopback."""
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -14,12 +15,37 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.core.agenda import Agenda
 from pipelines.core.home import PROJECT_ROOT, Home
+from pipelines.core.partnership import Partnership, load_partnership
+from pipelines.core.registry import Registry
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Where tests leave files for a person to look at (screenshots); printed at the end of the run.
 ARTIFACTS = pytest.StashKey[Path]()
 PG_URL = os.environ.get("BACKBONE_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@functools.cache
+def bundled_partnership() -> Partnership:
+    """The bundled partner registry (with its suites) and agenda, read once per test session. Both are
+    frozen: a test that needs another agenda builds a changed copy and passes that on."""
+    return load_partnership()
+
+
+@pytest.fixture(scope="session")
+def partnership() -> Partnership:
+    return bundled_partnership()
+
+
+@pytest.fixture(scope="session")
+def registry(partnership: Partnership) -> Registry:
+    return partnership.registry
+
+
+@pytest.fixture(scope="session")
+def agenda(partnership: Partnership) -> Agenda:
+    return partnership.agenda
 
 
 @pytest.fixture
