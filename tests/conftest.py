@@ -140,6 +140,17 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+# What a fixture needs, as a marker on every test that uses it (directly or through another fixture),
+# so that `make test-fast` leaves out a new test of that kind without anyone marking it.
+MARKERS_BY_FIXTURE = {"demo_home": "demo", "postgres_url": "postgres", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(MARKERS_BY_FIXTURE) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKERS_BY_FIXTURE[fixture])
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     if (where := config.stash.get(ARTIFACTS, None)) is not None:
         terminalreporter.write_line(f"test artifacts (scorecard screenshots): {where}")
