@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections import defaultdict
 import socket
 import subprocess
 import sys
@@ -143,6 +144,9 @@ def postgres_url() -> Iterator[str]:
 # What a fixture needs, as a marker on every test that uses it (directly or through another fixture),
 # so that `make test-fast` leaves out a new test of that kind without anyone marking it.
 MARKERS_BY_FIXTURE = {"demo_home": "demo", "postgres_url": "postgres", "browser": "browser"}
+# The markers `make test-fast` leaves out; a test that takes longer than SLOW_SECONDS gets `slow`.
+NOT_FAST = {"slow", "demo", "postgres", "browser", "bench"}
+SLOW_SECONDS = 5.0
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -151,6 +155,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(MARKERS_BY_FIXTURE[fixture])
 
 
+def _unmarked_slow_tests(terminalreporter) -> list[tuple[float, str]]:
+    """(seconds, test) for each test of this run that took longer than SLOW_SECONDS (its setup included:
+    a module's expensive fixture is paid by its first test) without a marker that test-fast leaves out."""
+    seconds: defaultdict[str, float] = defaultdict(float)
+    marked = set()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                seconds[report.nodeid] += report.duration
+                if NOT_FAST & set(report.keywords):
+                    marked.add(report.nodeid)
+    return sorted(((took, test) for test, took in seconds.items() if took > SLOW_SECONDS and test not in marked),
+                  reverse=True)
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if unmarked := _unmarked_slow_tests(terminalreporter):
+        terminalreporter.write_line(f"over {SLOW_SECONDS:.0f} s without @pytest.mark.slow (make test-fast runs them):")
+        for took, test in unmarked:
+            terminalreporter.write_line(f"  {took:5.1f} s  {test}")
     if (where := config.stash.get(ARTIFACTS, None)) is not None:
         terminalreporter.write_line(f"test artifacts (scorecard screenshots): {where}")

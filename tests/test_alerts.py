@@ -141,6 +141,7 @@ def text_of(message) -> str:
 
 # --- routing and content -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_each_partner_hears_only_about_its_own_quarantined_delivery_with_the_team_in_copy(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -202,6 +203,7 @@ JAN_5 = dt.datetime(2025, 1, 5, 9, 30)
 FEB_12 = dt.datetime(2025, 2, 12, 7, 0)  # the mentoring program's February delivery was due on the 11th
 
 
+@pytest.mark.slow
 def test_mail_waits_out_a_mail_server_outage_with_backoff_and_is_sent_exactly_once(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -226,6 +228,7 @@ def test_mail_waits_out_a_mail_server_outage_with_backoff_and_is_sent_exactly_on
     assert mail_server.inbox.envelopes[0][1] == MENTORING + [TEAM]
 
 
+@pytest.mark.slow
 def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_check(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -250,6 +253,7 @@ def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_chec
 
 # --- late and missing deliveries --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_overdue_dataset_fails_its_freshness_check_is_chased_once_per_period_then_escalated(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -318,6 +322,7 @@ def test_a_partner_file_may_set_its_grace_days_within_its_period(tmp_path: Path)
 
 # --- partner data health ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
     home: Home, defs: dg.Definitions, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

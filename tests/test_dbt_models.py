@@ -29,6 +29,8 @@ from pipelines.core.home import AGENDA_FILE, PROJECT_ROOT
 from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
 
+pytestmark = pytest.mark.slow  # every test builds dbt models (tens of seconds each)
+
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
 LINEAGE = {

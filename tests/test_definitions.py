@@ -8,6 +8,7 @@ import sys
 from unittest import mock
 
 import dagster as dg
+import pytest
 
 from pipelines.alerts.jobs import ALERTS_JOB
 from pipelines.definitions import build_definitions
@@ -125,6 +126,7 @@ def test_the_warehouse_keeps_to_a_memory_limit_that_the_environment_can_raise(tm
     assert limit() == "3.7 GiB"
 
 
+@pytest.mark.slow
 def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt() -> None:
     """dagster-dbt runs `dbt --version` (a whole dbt start) once per run unless told the version;
     if dagster-dbt renames the hook we override, runs get slower, hence this test."""

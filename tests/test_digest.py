@@ -51,6 +51,7 @@ def _marts(home: Home) -> None:
         con.executemany("insert into marts.indicator_values values (?, ?, ?, ?, ?, ?, ?)", INDICATORS)
 
 
+@pytest.mark.slow
 def test_the_preview_shows_the_partner_its_own_health_and_the_indicators_its_data_feeds(home: Home) -> None:
     deliver(home, "enrollment", SAMPLE / "history" / "riverbend_isd" / "enrollment_2023-24.csv", checked=False)
     _marts(home)

@@ -32,6 +32,8 @@ from pipelines.models.project import run_dbt
 from tests.conftest import bundled_partnership
 from tests.test_dbt_models import _dbt_build, _env
 
+pytestmark = pytest.mark.slow  # the module's warehouse is the whole sample landed and built with dbt
+
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 FLAWED = SAMPLE / "current" / "riverbend_isd" / "assessments_2024-25.csv"
 LINK_KEY = "indicator-test-key"

@@ -123,6 +123,7 @@ def test_delivering_the_same_bytes_twice_is_a_no_op(home: Home) -> None:
     assert _query(home, 'select count(*) from raw."riverbend_isd__enrollment"') == [(len(_csv_rows(source)),)]
 
 
+@pytest.mark.slow
 def test_deliveries_of_one_run_land_in_the_order_they_came_and_the_same_bytes_once(home: Home) -> None:
     """Files of one run land two at a time: the later delivery must still be the later one, and a file
     sent twice under another name must land once."""

@@ -19,6 +19,8 @@ from pipelines.models.project import run_dbt
 from pipelines.core.privacy import PrivacyRule
 from pipelines.publish.serving import privacy_violations
 
+pytestmark = pytest.mark.slow  # dbt compiles the macro, then a thousand generated distributions run
+
 RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
 SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")
 GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")

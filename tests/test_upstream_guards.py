@@ -89,7 +89,8 @@ def test_the_project_overrides_take_the_upstream_parameters() -> None:
 
     ours = {("dagster_dbt:DbtCliResource", "_cli_version"): BackboneDbtCli,
             ("dagster_dbt:DbtCliResource", "_initialize_dbt_core_adapter"): BackboneDbtCli,
-            ("great_expectations.expectations:UnexpectedRowsExpectation", "_validate"): _counted_unexpected_rows_class()}
+            ("great_expectations.expectations:UnexpectedRowsExpectation", "_validate"):
+                _counted_unexpected_rows_class()}
     for override in OVERRIDES:
         if (cls := ours.get((override.upstream, override.member))) is None:
             continue  # a patch, not a subclass: the wrapper passes its arguments on as they come
