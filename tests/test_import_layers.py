@@ -20,12 +20,6 @@ from pipelines.core.home import PROJECT_ROOT
 PYPROJECT = PROJECT_ROOT / "pyproject.toml"
 PACKAGE = PROJECT_ROOT / "pipelines"
 
-# Imports that cross a layer today, each (importer, imported). Moving the code is under way; when the
-# last one goes, empty this set and remove the xfail mark of test_the_import_contracts_are_kept.
-KNOWN_CROSSINGS = {
-    ("pipelines.core.resources", "pipelines.ingest.pseudonym"),  # the linking key, for BackboneResource
-}
-
 
 class Crossing(NamedTuple):
     importer: str
@@ -109,21 +103,10 @@ def test_every_module_of_the_package_belongs_to_a_layer() -> None:
     assert not problems, "\n".join(sorted(set(problems)))
 
 
-def test_no_import_crosses_a_layer_beyond_the_known_ones() -> None:
-    crossings = _crossings()
-    pairs = {(crossing.importer, crossing.imported) for crossing in crossings}
-    new = [str(crossing) for crossing in crossings if (crossing.importer, crossing.imported) not in KNOWN_CROSSINGS]
-    assert not new, "imports that break the package's layers:\n" + "\n".join(new)
-    gone = sorted(KNOWN_CROSSINGS - pairs)
-    assert not gone, ("no longer imported, remove from KNOWN_CROSSINGS (tests/test_import_layers.py): "
-                      + ", ".join(f"{importer} -> {imported}" for importer, imported in gone))
-
-
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="known crossings: " + ", ".join(
-    f"{importer} imports {imported}" for importer, imported in sorted(KNOWN_CROSSINGS)))
 def test_the_import_contracts_are_kept() -> None:
     result = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), str(PYPROJECT),
                              "--no-cache", "--no-logo"], capture_output=True, text=True, cwd=PROJECT_ROOT)
     if "Contracts: " not in result.stdout:  # not a broken contract: the check itself could not run
         pytest.fail(f"lint-imports could not check the contracts:\n{result.stdout}{result.stderr}")
-    assert result.returncode == 0, (result.stdout + "\n".join(str(crossing) for crossing in _crossings()))
+    assert result.returncode == 0, "imports that break the package's layers:\n" + "\n".join(
+        str(crossing) for crossing in _crossings())
