@@ -100,6 +100,7 @@ def build_sample_warehouse(path: Path) -> None:
 def _land_sample(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
     from pipelines.ingest.landing import land
     from pipelines.ingest.readers import Delivery, format_for
+
     refs = {ref.table: ref for ref in bundled_partnership().registry.datasets}
     pulls = workdir / "pulls"
     pulls.mkdir(exist_ok=True)
