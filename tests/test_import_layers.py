@@ -8,7 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
-from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,15 +56,9 @@ def _place(module: str, layers: list[list[str]]) -> tuple[int, str] | None:
     return None
 
 
-@cache
-def _graph() -> grimp.ImportGraph:
-    """The package's imports as import-linter sees them (it builds the same graph with grimp)."""
-    return grimp.build_graph("pipelines", cache_dir=None)
-
-
 def _crossings() -> list[Crossing]:
     """Every import, at module level or inside a function or `if TYPE_CHECKING:`, that breaks a contract."""
-    graph = _graph()
+    graph = grimp.build_graph("pipelines", cache_dir=None)  # the graph import-linter checks
     layers = _layers()
     sample = _contract("sample")
     found = []
