@@ -38,7 +38,7 @@ SAMPLE = PROJECT_ROOT / "sources" / "sample"
 FLAWED = SAMPLE / "current" / "riverbend_isd" / "assessments_2024-25.csv"
 LINK_KEY = "indicator-test-key"
 LOADED_AT = dt.datetime(2025, 7, 2, 6, 0)
-MIN_CELL = load_agenda(AGENDA).privacy.min_cell_size
+MIN_CELL = bundled_partnership().agenda.privacy.min_cell_size
 
 # dataset -> (file name pattern under <round>/<partner>/); JSON and SQL pulls are files in the sample.
 FILES = {

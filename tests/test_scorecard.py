@@ -91,7 +91,7 @@ def _text(site: Path) -> dict[str, str]:
     return {str(path.relative_to(site)): path.read_text(encoding="utf-8") for path in site.rglob("*.html")}
 
 
-def test_the_site_is_built_from_the_serving_file_alone(tmp_path: Path) -> None:
+def test_the_site_is_built_from_the_serving_file_alone(agenda: Agenda, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:  # the marts, and an unpublished table beside them
         con.execute("create schema marts")
@@ -104,7 +104,7 @@ def test_the_site_is_built_from_the_serving_file_alone(tmp_path: Path) -> None:
         con.execute("create table marts.program_performance as select * from seed.program_performance")
     (tmp_path / "published").mkdir()
     publish(warehouse, tmp_path / "published" / "serving.duckdb", tmp_path / "exports", _rules(),
-            load_agenda(AGENDA_FILE).privacy.min_cell_size)
+            agenda.privacy.min_cell_size)
     warehouse.unlink()  # nothing but the published file is left to read
 
     site = _build(tmp_path / "published" / "serving.duckdb", tmp_path / "site")

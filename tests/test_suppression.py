@@ -18,13 +18,14 @@ from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
 from pipelines.core.privacy import PrivacyRule
 from pipelines.publish.serving import privacy_violations
+from tests.conftest import bundled_partnership
 
 pytestmark = pytest.mark.slow  # dbt compiles the macro, then a thousand generated distributions run
 
 RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
 SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")
 GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")
-MIN_CELL_SIZE = load_agenda(AGENDA_FILE).privacy.min_cell_size
+MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size
 
 
 def _compiled_suppression(scratch: Path, dbt_vars: dict | None = None) -> str:
