@@ -8,7 +8,7 @@ DBT_STAMP := $(DBT_VENV)/.installed-stamp
 MANIFEST := dbt_project/target/manifest.json
 DBT_SOURCES := $(shell find dbt_project -path dbt_project/target -prune -o -type f \( -name '*.sql' -o -name '*.yml' \) -print 2>/dev/null)
 
-.PHONY: demo test ui bench clean
+.PHONY: demo test test-fast ui bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,12 @@ $(CHROMIUM):
 
 test: $(MANIFEST) $(CHROMIUM)
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+
+# Everything but the slow tests, the demo's, the browser's, PostgreSQL's and the benchmark (markers in
+# pyproject.toml): a couple of minutes, for the edit-test loop. `make test` (and CI) runs them all.
+FAST := not slow and not demo and not browser and not postgres and not bench
+test-fast: $(MANIFEST)
+	$(BIN)/pytest -m "$(FAST)"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 ui: $(MANIFEST)
 	$(BIN)/backbone ui

@@ -1,8 +1,10 @@
-"""Shared fixtures: a throwaway instance dir, and real servers on loopback."""
+"""Shared fixtures: the bundled partnership, a throwaway instance dir, and real servers on loopback."""
 
 from __future__ import annotations
 
+import functools
 import os
+from collections import defaultdict
 import socket
 import subprocess
 import sys
@@ -14,13 +16,38 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.core.agenda import Agenda
 from pipelines.core.home import PROJECT_ROOT, Home
+from pipelines.core.partnership import Partnership, load_partnership
+from pipelines.core.registry import Registry
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Where tests leave files for a person to look at (screenshots); printed at the end of the run.
 ARTIFACTS = pytest.StashKey[Path]()
 LINK_KEY = "test-link-key-0123456789abcdef0123456789"  # the least a linking key may be: 32 bytes or more
 PG_URL = os.environ.get("BACKBONE_TEST_PG", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@functools.cache
+def bundled_partnership() -> Partnership:
+    """The bundled partner registry (with its suites) and agenda, read once per test session. Both are
+    frozen: a test that needs another agenda builds a changed copy and passes that on."""
+    return load_partnership()
+
+
+@pytest.fixture(scope="session")
+def partnership() -> Partnership:
+    return bundled_partnership()
+
+
+@pytest.fixture(scope="session")
+def registry(partnership: Partnership) -> Registry:
+    return partnership.registry
+
+
+@pytest.fixture(scope="session")
+def agenda(partnership: Partnership) -> Agenda:
+    return partnership.agenda
 
 
 @pytest.fixture
@@ -117,6 +144,39 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+# What a fixture needs, as a marker on every test that uses it (directly or through another fixture),
+# so that `make test-fast` leaves out a new test of that kind without anyone marking it.
+MARKERS_BY_FIXTURE = {"demo_home": "demo", "postgres_url": "postgres", "browser": "browser"}
+# The markers `make test-fast` leaves out; a test that takes longer than SLOW_SECONDS gets `slow`.
+NOT_FAST = {"slow", "demo", "postgres", "browser", "bench"}
+SLOW_SECONDS = 5.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture in set(MARKERS_BY_FIXTURE) & set(getattr(item, "fixturenames", ())):
+            item.add_marker(MARKERS_BY_FIXTURE[fixture])
+
+
+def _unmarked_slow_tests(terminalreporter) -> list[tuple[float, str]]:
+    """(seconds, test) for each test of this run that took longer than SLOW_SECONDS (its setup included:
+    a module's expensive fixture is paid by its first test) without a marker that test-fast leaves out."""
+    seconds: defaultdict[str, float] = defaultdict(float)
+    marked = set()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if isinstance(report, pytest.TestReport):
+                seconds[report.nodeid] += report.duration
+                if NOT_FAST & set(report.keywords):
+                    marked.add(report.nodeid)
+    return sorted(((took, test) for test, took in seconds.items() if took > SLOW_SECONDS and test not in marked),
+                  reverse=True)
+
+
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    if unmarked := _unmarked_slow_tests(terminalreporter):
+        terminalreporter.write_line(f"over {SLOW_SECONDS:.0f} s without @pytest.mark.slow (make test-fast runs them):")
+        for took, test in unmarked:
+            terminalreporter.write_line(f"  {took:5.1f} s  {test}")
     if (where := config.stash.get(ARTIFACTS, None)) is not None:
         terminalreporter.write_line(f"test artifacts (scorecard screenshots): {where}")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import pipelines.core.agenda as agenda_module
-from pipelines.core.agenda import TABLES, AgendaError, load_agenda, write_agenda
+from pipelines.core.agenda import TABLES, Agenda, AgendaError, load_agenda, write_agenda
 from pipelines.core.home import PROJECT_ROOT
 
 AGENDA = PROJECT_ROOT / "agenda.yml"
@@ -103,8 +103,8 @@ def _tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     return {table: con.execute(f"select * from config.{table} order by all").fetchall() for table in TABLES}
 
 
-def test_write_agenda_replaces_the_config_tables_as_a_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    agenda = load_agenda(AGENDA)
+def test_write_agenda_replaces_the_config_tables_as_a_whole(agenda: Agenda, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     smaller = agenda.model_copy(update={
         "indicators": [agenda.indicator("grade3_reading").model_copy(update={"disaggregations": ["gender"]})],
         "programs": []})

@@ -27,17 +27,17 @@ from pipelines.alerts.outbox import MAX_ATTEMPTS, backoff
 from pipelines.alerts.jobs import ALERTS_JOB
 from pipelines.definitions import build_definitions
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.core.partnership import Partnership
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.models.project import run_dbt
 from pipelines.quality.checks import build_expectations_check
-from pipelines.core.registry import RegistryError, load_registry
+from pipelines.core.registry import Registry, RegistryError, load_registry
 from pipelines.core.resources import BackboneResource
-from tests.conftest import Inbox, free_port
+from tests.conftest import Inbox, bundled_partnership, free_port
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 FLAWED_ASSESSMENTS = SAMPLE / "current" / "riverbend_isd" / "assessments_2024-25.csv"
 FIXED_ASSESSMENTS = SAMPLE / "fixes" / "riverbend_isd" / "assessments_2024-25_v2.csv"
-REGISTRY = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
 TEAM = "data-team@riverbend-c2c.example.org"
 DISTRICT = ["mlopez@riverbend-isd.example.org", "dchen@riverbend-isd.example.org"]
 MENTORING = ["sam@brightfutures.example.org"]
@@ -45,8 +45,8 @@ PARTICIPATION_HEADER = "Student ID,Program,School Year,Start Date,Sessions Offer
 
 
 @pytest.fixture(scope="module")
-def defs() -> dg.Definitions:
-    return build_definitions()
+def defs(partnership: Partnership) -> dg.Definitions:
+    return build_definitions(partnership)
 
 
 class MailServer:
@@ -94,7 +94,7 @@ def deliver(home: Home, dataset: str, source: Path, received_at: dt.datetime | N
             *, checked: bool = True) -> None:
     """The partner drops `source`; its raw asset lands it (and its expectations check it). With
     `received_at`, the delivery is dated as if it had arrived then."""
-    ref = REGISTRY.dataset(dataset)
+    ref = bundled_partnership().registry.dataset(dataset)
     inbox = home.inbox / ref.partner.id
     inbox.mkdir(parents=True, exist_ok=True)
     shutil.copy(source, inbox / source.name)
@@ -141,6 +141,7 @@ def text_of(message) -> str:
 
 # --- routing and content -------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_each_partner_hears_only_about_its_own_quarantined_delivery_with_the_team_in_copy(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -203,6 +204,7 @@ JAN_5 = dt.datetime(2025, 1, 5, 9, 30)
 FEB_12 = dt.datetime(2025, 2, 12, 7, 0)  # the mentoring program's February delivery was due on the 11th
 
 
+@pytest.mark.slow
 def test_mail_waits_out_a_mail_server_outage_with_backoff_and_is_sent_exactly_once(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -227,6 +229,7 @@ def test_mail_waits_out_a_mail_server_outage_with_backoff_and_is_sent_exactly_on
     assert mail_server.inbox.envelopes[0][1] == MENTORING + [TEAM]
 
 
+@pytest.mark.slow
 def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_check(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -251,6 +254,7 @@ def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_chec
 
 # --- late and missing deliveries --------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_an_overdue_dataset_fails_its_freshness_check_is_chased_once_per_period_then_escalated(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
@@ -293,8 +297,9 @@ def test_an_overdue_dataset_fails_its_freshness_check_is_chased_once_per_period_
     ("riverbend_isd", "2025-12-01", "2025 fall term", "2025-09-15"),
     ("early_learning_coalition", "2025-03-01", "2024-25", "2024-10-29"),            # school years from July, 120
 ])
-def test_each_cadence_has_its_periods_and_due_dates(partner: str, day: str, label: str, due_on: str) -> None:
-    period = period_of(REGISTRY.partners[partner], dt.date.fromisoformat(day))
+def test_each_cadence_has_its_periods_and_due_dates(registry: Registry, partner: str, day: str, label: str,
+                                                   due_on: str) -> None:
+    period = period_of(registry.partners[partner], dt.date.fromisoformat(day))
     assert (period.label, period.due_on.isoformat()) == (label, due_on)
 
 
@@ -318,8 +323,9 @@ def test_a_partner_file_may_set_its_grace_days_within_its_period(tmp_path: Path)
 
 # --- partner data health ----------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
-    home: Home, defs: dg.Definitions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Home, defs: dg.Definitions, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Fall term (due 15 September): enrollment on time. Spring term (due 15 February): the flawed
     # assessments five days late, fixed 30 hours later; no spring enrollment at all.
@@ -328,7 +334,7 @@ def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
     deliver(home, "assessments", FLAWED_ASSESSMENTS, dt.datetime(2025, 2, 20, 10))
     deliver(home, "assessments", FIXED_ASSESSMENTS, dt.datetime(2025, 2, 21, 16))
     march_1 = dt.datetime(2025, 3, 1, 7)
-    assert dg.materialize([build_calendar_asset(REGISTRY)], resources={"backbone": BackboneResource()},
+    assert dg.materialize([build_calendar_asset(registry)], resources={"backbone": BackboneResource()},
                           tags=as_of_tag(march_1)).success
     monkeypatch.setenv("BACKBONE_WAREHOUSE", str(home.warehouse))  # where dbt's profile points
     built = run_dbt(["build", "--select", "+partner_data_health", "--target-path", str(tmp_path / "target"),

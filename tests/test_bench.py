@@ -78,6 +78,8 @@ def test_synth_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
         synth.synthesize(tmp_path, 1_000)
 
 
+@pytest.mark.bench
+@pytest.mark.slow
 def test_a_small_bench_runs_and_the_pipeline_publishes_what_the_hand_written_sql_computes(tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
     done = subprocess.run(

@@ -10,6 +10,8 @@ import pytest
 from pipelines.core.home import PROJECT_ROOT
 from tests.conftest import run_cli
 
+pytestmark = pytest.mark.slow  # each test runs `backbone check-file` in a new process
+
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 GOOD = SAMPLE / "history" / "riverbend_isd" / "assessments_2023-24.csv"
 FLAWED = SAMPLE / "current" / "riverbend_isd" / "assessments_2024-25.csv"

@@ -6,12 +6,10 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.core.agenda import load_agenda
-from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR
+from pipelines.core.agenda import Agenda
 from pipelines.quality.coverage import coverage_gaps
-from pipelines.core.registry import load_registry
+from pipelines.core.registry import Registry
 
-REGISTRY = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
 FIELDS = ("race_ethnicity", "gender", "econ_disadvantaged", "english_learner", "special_education", "school_id")
 
 
@@ -29,28 +27,30 @@ def _warehouse(path: Path, race_values: list[str | None]) -> duckdb.DuckDBPyConn
     return con
 
 
-def test_a_complete_sample_has_no_gaps(tmp_path: Path) -> None:
+def test_a_complete_sample_has_no_gaps(agenda: Agenda, registry: Registry, tmp_path: Path) -> None:
     con = _warehouse(tmp_path / "w.duckdb", ["HI", "WH", "BL"] * 10)
-    assert coverage_gaps(load_agenda(AGENDA_FILE), REGISTRY, con) == []
+    assert coverage_gaps(agenda, registry, con) == []
 
 
-def test_a_mostly_empty_field_is_named_with_partner_and_dataset(tmp_path: Path) -> None:
+def test_a_mostly_empty_field_is_named_with_partner_and_dataset(agenda: Agenda, registry: Registry,
+                                                                tmp_path: Path) -> None:
     con = _warehouse(tmp_path / "w.duckdb", ["HI"] * 8 + [None] * 2)
-    gaps = coverage_gaps(load_agenda(AGENDA_FILE), REGISTRY, con)
+    gaps = coverage_gaps(agenda, registry, con)
     assert "grade3_reading by race_ethnicity: riverbend_isd enrollment leaves 'race_ethnicity' empty in 20% " \
            "of accepted rows" in gaps
     assert all("race_ethnicity" in gap for gap in gaps)
 
 
-def test_an_indicator_whose_datasets_lack_a_field_is_named(tmp_path: Path) -> None:
-    text = AGENDA_FILE.read_text().replace(
-        "sources: [early_learning_coalition.kindergarten_readiness, riverbend_isd.enrollment]",
-        "sources: [early_learning_coalition.kindergarten_readiness]")
-    agenda_file = tmp_path / "agenda.yml"
-    agenda_file.write_text(text)
+def test_an_indicator_whose_datasets_lack_a_field_is_named(agenda: Agenda, registry: Registry,
+                                                           tmp_path: Path) -> None:
+    readiness = agenda.indicator("kindergarten_readiness")
+    assert readiness.sources == ["early_learning_coalition.kindergarten_readiness", "riverbend_isd.enrollment"]
+    without_enrollment = readiness.model_copy(update={"sources": ["early_learning_coalition.kindergarten_readiness"]})
+    changed = agenda.model_copy(update={"indicators": [
+        without_enrollment if indicator is readiness else indicator for indicator in agenda.indicators]})
     con = _warehouse(tmp_path / "w.duckdb", ["HI"] * 10)
 
-    gaps = coverage_gaps(load_agenda(agenda_file), REGISTRY, con)
+    gaps = coverage_gaps(changed, registry, con)
 
     assert "kindergarten_readiness by race_ethnicity: none of its datasets (early_learning_coalition " \
            "kindergarten_readiness) has the field 'race_ethnicity'" in gaps

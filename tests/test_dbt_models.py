@@ -26,8 +26,12 @@ import pytest
 from pipelines.core.agenda import TABLES as CONFIG_TABLES
 from pipelines.core.agenda import Agenda, load_agenda, write_agenda
 from pipelines.core.home import AGENDA_FILE, PROJECT_ROOT
+from pipelines.core.partnership import Partnership
+from pipelines.core.registry import Registry
 from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
+
+pytestmark = pytest.mark.slow  # every test builds dbt models (tens of seconds each)
 
 DBT_PROJECT = PROJECT_ROOT / "dbt_project"
 
@@ -272,7 +276,8 @@ NEW_INDICATOR = """
 """
 
 
-def test_a_new_agenda_indicator_is_published_from_its_entry_and_its_intermediate_model(tmp_path: Path) -> None:
+def test_a_new_agenda_indicator_is_published_from_its_entry_and_its_intermediate_model(registry: Registry,
+                                                                                       tmp_path: Path) -> None:
     """An indicator whose data exists takes an agenda.yml entry and an int_<id>__students model: here
     'grade3_reading_again', counted exactly like grade3_reading. indicator_values.sql is not touched."""
     agenda = tmp_path / "agenda.yml"
@@ -284,12 +289,13 @@ def test_a_new_agenda_indicator_is_published_from_its_entry_and_its_intermediate
         "select * from {{ ref('int_grade3_reading__students') }}\n", encoding="utf-8")
     path = tmp_path / "warehouse.duckdb"
     _build_raw(path)
+    changed = load_agenda(agenda)
     with duckdb.connect(str(path)) as con:
-        write_agenda(con, load_agenda(agenda))
+        write_agenda(con, changed)
 
     with _env(BACKBONE_WAREHOUSE=str(path)):
-        _dbt_build(tmp_path, "--select", "+indicator_values", dbt_vars=project_dbt_vars(agenda_file=agenda),
-                   project_dir=project)
+        _dbt_build(tmp_path, "--select", "+indicator_values",
+                   dbt_vars=project_dbt_vars(Partnership(registry, changed)), project_dir=project)
 
     published = _query(path, "select indicator_id, period, geography_level, geography, dimension, group_value, "
                              "numerator, denominator, value, suppressed from marts.indicator_values "

@@ -8,11 +8,13 @@ import sys
 from unittest import mock
 
 import dagster as dg
+import pytest
 
 from pipelines.alerts.jobs import ALERTS_JOB
 from pipelines.definitions import build_definitions
 from pipelines.ingest.jobs import PIPELINE_JOB
 from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.partnership import Partnership
 from tests.conftest import run_cli
 
 
@@ -24,8 +26,8 @@ def test_importing_the_definitions_module_reads_and_writes_nothing(tmp_path) -> 
     assert list(tmp_path.iterdir()) == []  # no instance dir, no files
 
 
-def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks() -> None:
-    defs = build_definitions()
+def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks(partnership: Partnership) -> None:
+    defs = build_definitions(partnership)
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
               if graph.get(key).is_materializable}
@@ -50,8 +52,8 @@ def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks() -> 
         "dbt tests should show as asset checks"
 
 
-def test_jobs_schedules_and_sensors_are_declared() -> None:
-    defs = build_definitions()
+def test_jobs_schedules_and_sensors_are_declared(partnership: Partnership) -> None:
+    defs = build_definitions(partnership)
     assert {PIPELINE_JOB, ALERTS_JOB, "ingest_riverbend_college"} <= {job.name for job in defs.jobs}
     assert {schedule.name for schedule in defs.schedules} == {
         "pull_riverbend_college", "pull_workforce_board",
@@ -63,8 +65,8 @@ def test_jobs_schedules_and_sensors_are_declared() -> None:
     }
 
 
-def test_a_dropped_file_starts_its_partners_ingest_job_once(home) -> None:
-    defs = build_definitions()
+def test_a_dropped_file_starts_its_partners_ingest_job_once(home, partnership: Partnership) -> None:
+    defs = build_definitions(partnership)
     sensor = defs.resolve_sensor_def("inbox_riverbend_isd")
     inbox = home.inbox / "riverbend_isd"
     inbox.mkdir(parents=True)
@@ -92,8 +94,8 @@ def test_a_dropped_file_starts_its_partners_ingest_job_once(home) -> None:
     assert ("raw/riverbend_isd__enrollment", "expectations") not in checks
 
 
-def test_a_failed_pipeline_run_requests_the_alerts_job() -> None:
-    defs = build_definitions()
+def test_a_failed_pipeline_run_requests_the_alerts_job(partnership: Partnership) -> None:
+    defs = build_definitions(partnership)
     sensor = defs.resolve_sensor_def("alert_partners_after_failed_run")
     instance = dg.DagsterInstance.ephemeral()
     run = instance.create_run_for_job(defs.resolve_job_def(ALERTS_JOB), status=dg.DagsterRunStatus.FAILURE)
@@ -124,6 +126,7 @@ def test_the_warehouse_keeps_to_a_memory_limit_that_the_environment_can_raise(tm
     assert limit() == "3.7 GiB"
 
 
+@pytest.mark.slow
 def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt() -> None:
     """dagster-dbt runs `dbt --version` (a whole dbt start) once per run unless told the version;
     if dagster-dbt renames the hook we override, runs get slower, hence this test."""
@@ -147,14 +150,14 @@ def test_loading_the_definitions_never_imports_dbt_core() -> None:
     assert result.returncode == 0, result.stderr or "dbt-core was imported"
 
 
-def test_the_pipeline_takes_a_full_refresh_of_the_dbt_models_as_run_config() -> None:
+def test_the_pipeline_takes_a_full_refresh_of_the_dbt_models_as_run_config(partnership: Partnership) -> None:
     """The README's run config for rebuilding staging from every accepted delivery is valid."""
-    job = build_definitions().resolve_job_def(PIPELINE_JOB)
+    job = build_definitions(partnership).resolve_job_def(PIPELINE_JOB)
     config = dg.validate_run_config(job, {"ops": {"backbone_dbt": {"config": {"full_refresh": True}}}})
     assert config["ops"]["backbone_dbt"]["config"] == {"full_refresh": True}
 
 
-def test_a_new_instance_runs_one_warehouse_job_at_a_time(tmp_path) -> None:
+def test_a_new_instance_runs_one_warehouse_job_at_a_time(tmp_path, partnership: Partnership) -> None:
     """DuckDB admits one writer process: the run queue of a new instance starts a run that writes to the
     warehouse only when no other such run is in progress, and every job's steps that write are in its pool."""
     from pipelines.core.home import Home
@@ -164,6 +167,6 @@ def test_a_new_instance_runs_one_warehouse_job_at_a_time(tmp_path) -> None:
     pools = instance.get_concurrency_config().pool_config
     assert (pools.pool_granularity.value, pools.default_pool_limit) == ("run", 1)
     assert isinstance(instance.run_coordinator, dg.QueuedRunCoordinator)
-    job = build_definitions().resolve_job_def(PIPELINE_JOB)
+    job = build_definitions(partnership).resolve_job_def(PIPELINE_JOB)
     unpooled = {node.name for node in job.graph.node_dict.values() if node.definition.pool != "warehouse"}
     assert not unpooled

@@ -16,9 +16,10 @@ import pytest
 
 from pipelines.alerts.digest import compose_digest
 from pipelines.core.home import Home
-from pipelines.core.registry import Partner
+from pipelines.core.partnership import Partnership
+from pipelines.core.registry import Partner, Registry
 from tests.conftest import Inbox, run_cli
-from tests.test_alerts import REGISTRY, SAMPLE, TEAM, deliver, tick
+from tests.test_alerts import SAMPLE, TEAM, deliver, tick
 
 HEALTH = [  # partner, dataset, period, period_start, due_on, status, days late, checks passed/failed, rows, hours
     ("riverbend_isd", "assessments", "2025 spring term", "2025-01-01", "2025-02-15", "late", 5, 30, 5, 1712, 1713, 30.0),
@@ -50,6 +51,7 @@ def _marts(home: Home) -> None:
         con.executemany("insert into marts.indicator_values values (?, ?, ?, ?, ?, ?, ?)", INDICATORS)
 
 
+@pytest.mark.slow
 def test_the_preview_shows_the_partner_its_own_health_and_the_indicators_its_data_feeds(home: Home) -> None:
     deliver(home, "enrollment", SAMPLE / "history" / "riverbend_isd" / "enrollment_2023-24.csv", checked=False)
     _marts(home)
@@ -92,7 +94,7 @@ def test_an_unknown_partner_is_refused_with_the_known_ones_named(home: Home) -> 
 
 
 def test_the_monthly_schedule_mails_every_partner_one_digest_a_month(
-    home: Home, smtp_server: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
+    home: Home, partnership: Partnership, smtp_server: tuple[Inbox, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pipelines.definitions import build_definitions
 
@@ -101,7 +103,8 @@ def test_the_monthly_schedule_mails_every_partner_one_digest_a_month(
     monkeypatch.setenv("BACKBONE_SMTP_PORT", str(port))
     monkeypatch.setenv("BACKBONE_SMTP_STARTTLS", "false")
     _marts(home)
-    defs = build_definitions()
+    defs = build_definitions(partnership)
+    registry = partnership.registry
 
     march = tick(defs, "monthly_partner_digest", dt.datetime(2025, 3, 1, 8))
     rerun = defs.resolve_job_def("partner_digest_job").execute_in_process(
@@ -109,23 +112,23 @@ def test_the_monthly_schedule_mails_every_partner_one_digest_a_month(
     april = tick(defs, "monthly_partner_digest", dt.datetime(2025, 4, 1, 8))
 
     assert march.success and rerun.success and april.success
-    assert len(inbox.messages) == 2 * len(REGISTRY.partners)  # March's once, April's once
+    assert len(inbox.messages) == 2 * len(registry.partners)  # March's once, April's once
     for message, (_, recipients) in zip(inbox.messages, inbox.envelopes, strict=True):
-        partner = next(p for p in REGISTRY.partners.values() if message["To"] == ", ".join(p.owners))
+        partner = next(p for p in registry.partners.values() if message["To"] == ", ".join(p.owners))
         assert recipients == [*partner.owners, TEAM] and message["Cc"] == TEAM
         assert partner.name in message["Subject"]
-        for other in REGISTRY.partners.values():
+        for other in registry.partners.values():
             if other.id != partner.id:
                 assert other.name not in message.get_body(("plain",)).get_content()
     assert [message["Subject"].split(",")[1].split(":")[0].strip() for message in inbox.messages] == \
         ["March 2025"] * 5 + ["April 2025"] * 5
 
 
-def test_without_a_usable_agenda_the_indicator_part_is_left_out() -> None:
-    partner: Partner = REGISTRY.partners["riverbend_isd"]
+def test_without_a_usable_agenda_the_indicator_part_is_left_out(registry: Registry) -> None:
+    partner: Partner = registry.partners["riverbend_isd"]
 
     with duckdb.connect() as empty:
-        mail = compose_digest(empty, REGISTRY, partner, dt.datetime(2025, 3, 1), TEAM, agenda=None)
+        mail = compose_digest(empty, registry, partner, dt.datetime(2025, 3, 1), TEAM, agenda=None)
 
     assert "Delivery health is not computed yet" in mail.text
     assert "shared indicators" not in mail.text and "shared indicators" not in mail.html

@@ -25,11 +25,10 @@ import yaml
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.pulls import pull_api, pull_sql
-from pipelines.core.registry import DatasetRef, load_partner, load_registry
+from pipelines.core.registry import DatasetRef, Registry, load_partner
 from pipelines.core.resources import BackboneResource
+from tests.conftest import bundled_partnership
 
-REGISTRY = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
-ENROLLMENT = REGISTRY.dataset("postsecondary_enrollment")
 RECORDS = json.loads((PROJECT_ROOT / "sources" / "sample" / "history" / "riverbend_college" / "enrollments.json")
                      .read_text(encoding="utf-8"))[:3]
 TOKEN = "tok-9f2c41d7e8"
@@ -92,10 +91,14 @@ class HostileApi:
         self._server.server_close()
 
 
-def _pull(home: Home, ref: DatasetRef = ENROLLMENT) -> dg.ExecuteInProcessResult:
-    """Materialize the college's raw asset, as a scheduled run does."""
-    return dg.materialize([build_raw_asset(ref)], resources={"backbone": BackboneResource(home=str(home.root))},
-                          raise_on_error=False)
+def _enrollment() -> DatasetRef:
+    return bundled_partnership().registry.dataset("postsecondary_enrollment")
+
+
+def _pull(home: Home, ref: DatasetRef | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize the college's raw asset (as its partner file says), as a scheduled run does."""
+    return dg.materialize([build_raw_asset(ref or _enrollment())],
+                          resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
@@ -317,13 +320,13 @@ def test_an_interrupted_api_pull_leaves_no_pull_file(
     workdir.mkdir()
 
     with pytest.raises(KeyboardInterrupt):
-        pull_api(ENROLLMENT, workdir)
+        pull_api(_enrollment(), workdir)
 
     assert list(workdir.iterdir()) == []
 
 
 def test_an_interrupted_database_pull_leaves_no_pull_file(
-    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    home: Home, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     database = tmp_path / "workforce.sqlite"
     engine = sa.create_engine(f"sqlite:///{database}")
@@ -347,7 +350,7 @@ def test_an_interrupted_database_pull_leaves_no_pull_file(
     monkeypatch.setattr("pipelines.ingest.pulls._csv_value", interrupt_on_second_row)
 
     with pytest.raises(KeyboardInterrupt):
-        pull_sql(REGISTRY.dataset("employment"), workdir)
+        pull_sql(registry.dataset("employment"), workdir)
 
     assert list(workdir.iterdir()) == []
 

@@ -81,6 +81,7 @@ def failures(report: ValidationReport) -> dict[str | None, ExpectationOutcome]:
     return {outcome.notes: outcome for outcome in report.failed}
 
 
+@pytest.mark.slow
 def test_gx_still_fails_on_duckdb_without_the_fix(tmp_path: Path) -> None:
     """When this fails, GX works on DuckDB by itself: delete pipelines/quality/gx_duckdb.py and its call."""
     db = tmp_path / "w.duckdb"

@@ -25,19 +25,20 @@ import duckdb
 import pytest
 from openpyxl import load_workbook
 
-from pipelines.core.agenda import load_agenda, period_start, write_agenda
+from pipelines.core.agenda import Agenda, period_start, write_agenda
 from pipelines.core.home import PROJECT_ROOT
 from pipelines.core.warehouse import connect
 from pipelines.models.project import run_dbt
+from tests.conftest import bundled_partnership
 from tests.test_dbt_models import _dbt_build, _env
 
+pytestmark = pytest.mark.slow  # the module's warehouse is the whole sample landed and built with dbt
+
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
-PARTNERS = PROJECT_ROOT / "sources" / "partners"
-AGENDA = PROJECT_ROOT / "agenda.yml"
 FLAWED = SAMPLE / "current" / "riverbend_isd" / "assessments_2024-25.csv"
 LINK_KEY = "indicator-test-key"
 LOADED_AT = dt.datetime(2025, 7, 2, 6, 0)
-MIN_CELL = load_agenda(AGENDA).privacy.min_cell_size
+MIN_CELL = bundled_partnership().agenda.privacy.min_cell_size
 
 # dataset -> (file name pattern under <round>/<partner>/); JSON and SQL pulls are files in the sample.
 FILES = {
@@ -91,7 +92,7 @@ def build_sample_warehouse(path: Path) -> None:
     con = connect(path)  # as the pipeline opens it: schema migrated
     try:
         _land_sample(con, path.parent)
-        write_agenda(con, load_agenda(AGENDA))
+        write_agenda(con, bundled_partnership().agenda)
     finally:
         con.close()
 
@@ -99,10 +100,8 @@ def build_sample_warehouse(path: Path) -> None:
 def _land_sample(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
     from pipelines.ingest.landing import land
     from pipelines.ingest.readers import Delivery, format_for
-    from pipelines.core.registry import load_registry
 
-    registry = load_registry(PARTNERS, PROJECT_ROOT / "expectations")
-    refs = {ref.table: ref for ref in registry.datasets}
+    refs = {ref.table: ref for ref in bundled_partnership().registry.datasets}
     pulls = workdir / "pulls"
     pulls.mkdir(exist_ok=True)
     for number, (table, file, status) in enumerate(_deliveries(), start=1):
@@ -286,8 +285,8 @@ def _published(numerator: int, denominator: int) -> tuple:
     return numerator, denominator, _proportion(numerator, denominator), False
 
 
-def test_every_indicator_of_the_agenda_is_published_for_at_least_three_periods(sample_warehouse: Path) -> None:
-    agenda = load_agenda(AGENDA)
+def test_every_indicator_of_the_agenda_is_published_for_at_least_three_periods(sample_warehouse: Path,
+                                                                               agenda: Agenda) -> None:
     periods = defaultdict(set)
     for indicator, period in _query(sample_warehouse, "select indicator_id, period from marts.indicator_values "
                                                       "where geography_level = 'community' "
@@ -308,8 +307,8 @@ def test_every_indicator_of_the_agenda_is_published_for_at_least_three_periods(s
     assert periods["young_adult_employment"] == {"2022", "2023", "2024"}
 
 
-def test_every_geography_has_all_students_and_every_required_dimension(sample_warehouse: Path) -> None:
-    agenda = load_agenda(AGENDA)
+def test_every_geography_has_all_students_and_every_required_dimension(sample_warehouse: Path,
+                                                                       agenda: Agenda) -> None:
     dimensions = defaultdict(set)
     for indicator, period, level, geography, dimension in _query(
             sample_warehouse, "select distinct indicator_id, period, geography_level, geography, dimension "
@@ -323,8 +322,8 @@ def test_every_geography_has_all_students_and_every_required_dimension(sample_wa
     assert all_students == [(len(dimensions), 1)]  # exactly one 'All students' row per geography and period
 
 
-def test_indicators_that_require_school_are_published_for_every_school(sample_warehouse: Path) -> None:
-    agenda = load_agenda(AGENDA)
+def test_indicators_that_require_school_are_published_for_every_school(sample_warehouse: Path,
+                                                                       agenda: Agenda) -> None:
     schools = defaultdict(set)
     for indicator, geography in _query(sample_warehouse, "select distinct indicator_id, geography from "
                                                          "marts.indicator_values where geography_level = 'school'"):
@@ -378,8 +377,7 @@ def test_published_values_match_the_sample_recomputed_by_hand(sample_warehouse: 
     assert _cell(sample_warehouse, "young_adult_employment", "2023") == _published(*expected_employment(2023))
 
 
-def test_progress_is_measured_against_the_agenda(sample_warehouse: Path) -> None:
-    agenda = load_agenda(AGENDA)
+def test_progress_is_measured_against_the_agenda(sample_warehouse: Path, agenda: Agenda) -> None:
     rows = _query(sample_warehouse, "select indicator_id, period, geography_level, dimension, value, suppressed, "
                                     "baseline_value, target_value, change_from_baseline, on_track "
                                     "from marts.indicator_values")

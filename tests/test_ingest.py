@@ -14,7 +14,7 @@ import duckdb
 import pytest
 import sqlalchemy as sa
 
-from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.core.home import PROJECT_ROOT, Home
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.landing import land_all
@@ -22,18 +22,17 @@ from pipelines.core.migrations import migrate
 from pipelines.core.warehouse import connect
 from pipelines.ingest.pseudonym import pseudonym
 from pipelines.quality.checks import build_expectations_check
-from pipelines.core.registry import load_registry
+from pipelines.core.registry import Registry
 from pipelines.core.resources import BackboneResource
 from pipelines.sample.api import SampleCollegeApi
 from pipelines.sample.stage import stage_round
-from tests.conftest import LINK_KEY
+from tests.conftest import LINK_KEY, bundled_partnership
 
 HISTORY = PROJECT_ROOT / "sources" / "sample" / "history"
-REGISTRY = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
 
 
 def _ingest(home: Home, dataset: str, *, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
-    ref = REGISTRY.dataset(dataset)
+    ref = bundled_partnership().registry.dataset(dataset)
     return dg.materialize(
         [build_raw_asset(ref), build_expectations_check(ref)],
         resources={"backbone": BackboneResource(home=str(home.root))},
@@ -124,6 +123,7 @@ def test_delivering_the_same_bytes_twice_is_a_no_op(home: Home) -> None:
     assert _query(home, 'select count(*) from raw."riverbend_isd__enrollment"') == [(len(_csv_rows(source)),)]
 
 
+@pytest.mark.slow
 def test_deliveries_of_one_run_land_in_the_order_they_came_and_the_same_bytes_once(home: Home) -> None:
     """Files of one run land two at a time: the later delivery must still be the later one, and a file
     sent twice under another name must land once."""
@@ -168,14 +168,14 @@ def test_deliveries_checked_in_one_run_are_judged_each_on_its_own_rows(home: Hom
         ("enrollment_2022-23.csv", '["999"]', "[5]")]
 
 
-def test_landing_several_files_gives_the_database_its_threads_back(home: Home) -> None:
+def test_landing_several_files_gives_the_database_its_threads_back(home: Home, registry: Registry) -> None:
     """Two files land at once on one DuckDB thread each; the setting is the database's, so it must
     come back afterwards, or everything else on that database would run on one core."""
     files = [HISTORY / "riverbend_isd" / f"enrollment_{year}.csv" for year in ("2021-22", "2022-23")]
     deliveries = [readers.Delivery(path, path.name, "csv") for path in files]
     with connect(home.warehouse) as con:
         con.execute("set threads = 2")
-        landed = list(land_all(con, REGISTRY.dataset("enrollment"), deliveries, b"key", home.archive))
+        landed = list(land_all(con, registry.dataset("enrollment"), deliveries, b"key", home.archive))
         assert [item.status for item in landed] == ["pending", "pending"]
         assert con.execute("select current_setting('threads')").fetchone() == (2,)
 

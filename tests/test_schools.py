@@ -39,6 +39,7 @@ def test_each_suite_accepts_the_codes_of_its_levels_and_names_them_to_the_partne
     assert _school_rule("enrollment")["kwargs"]["value_set"] == [s.code for s in load_schools(SCHOOLS_FILE)]
 
 
+@pytest.mark.slow  # a dbt compile: a dbt process start
 def test_a_new_school_is_one_line_in_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     schools = _with_new_school(tmp_path, monkeypatch)
 

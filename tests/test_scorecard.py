@@ -12,15 +12,15 @@ from urllib.parse import unquote, urlsplit
 import duckdb
 import pytest
 
-from pipelines.core.agenda import load_agenda
-from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR
+from pipelines.core.agenda import Agenda
 from pipelines.models.project import dbt_project
 from pipelines.core.privacy import privacy_rules
 from pipelines.publish.serving import publish
-from pipelines.core.registry import load_registry
+from pipelines.core.registry import Registry
 from pipelines.publish.scorecard import charts
 from pipelines.publish.scorecard.build import build_site
 from pipelines.publish.published import SiteError
+from tests.conftest import bundled_partnership
 
 INDICATOR_COLUMNS = (
     "indicator_id varchar, period varchar, geography_level varchar, geography varchar, dimension varchar, "
@@ -83,15 +83,15 @@ def _serving(path: Path, cells: list[tuple] = CELLS, programs: list[tuple] = [PR
 
 
 def _build(serving: Path, site: Path, chart_cache: Path | None = None):
-    return build_site(serving, site, _rules(), load_agenda(AGENDA_FILE),
-                      load_registry(PARTNERS_DIR, EXPECTATIONS_DIR), chart_cache)
+    registry, agenda = bundled_partnership()
+    return build_site(serving, site, _rules(), agenda, registry, chart_cache)
 
 
 def _text(site: Path) -> dict[str, str]:
     return {str(path.relative_to(site)): path.read_text(encoding="utf-8") for path in site.rglob("*.html")}
 
 
-def test_the_site_is_built_from_the_serving_file_alone(tmp_path: Path) -> None:
+def test_the_site_is_built_from_the_serving_file_alone(agenda: Agenda, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:  # the marts, and an unpublished table beside them
         con.execute("create schema marts")
@@ -104,7 +104,7 @@ def test_the_site_is_built_from_the_serving_file_alone(tmp_path: Path) -> None:
         con.execute("create table marts.program_performance as select * from seed.program_performance")
     (tmp_path / "published").mkdir()
     publish(warehouse, tmp_path / "published" / "serving.duckdb", tmp_path / "exports", _rules(),
-            load_agenda(AGENDA_FILE).privacy.min_cell_size)
+            agenda.privacy.min_cell_size)
     warehouse.unlink()  # nothing but the published file is left to read
 
     site = _build(tmp_path / "published" / "serving.duckdb", tmp_path / "site")
@@ -196,13 +196,12 @@ def test_the_health_page_shows_each_partners_deliveries(tmp_path: Path) -> None:
     assert partner.count("<tr><th scope=\"row\">") == 4 and "Not due yet" in partner
 
 
-def test_the_activity_map_shows_overlaps_and_gaps() -> None:
+def test_the_activity_map_shows_overlaps_and_gaps(agenda: Agenda, registry: Registry) -> None:
     from pipelines.publish.scorecard.activity import activity_map
 
-    agenda = load_agenda(AGENDA_FILE)
     mentoring = agenda.programs[1].model_copy(update={"indicators": ["grade3_reading", "grade8_math"]})
     rows = {row.indicator.id: row for row in activity_map(agenda.model_copy(update={"programs": [
-        agenda.programs[0], mentoring]}), load_registry(PARTNERS_DIR, EXPECTATIONS_DIR))}
+        agenda.programs[0], mentoring]}), registry)}
 
     assert rows["grade3_reading"].status == "overlap"  # Reading Buddies and 1:1 Mentoring
     assert rows["grade8_math"].status == "served"

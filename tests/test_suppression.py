@@ -14,15 +14,20 @@ from hypothesis import strategies as st
 
 from pipelines.core.agenda import load_agenda
 from pipelines.core.home import AGENDA_FILE
+from pipelines.core.partnership import Partnership
+from pipelines.core.registry import Registry
 from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
 from pipelines.core.privacy import PrivacyRule
 from pipelines.publish.serving import privacy_violations
+from tests.conftest import bundled_partnership
+
+pytestmark = pytest.mark.slow  # dbt compiles the macro, then a thousand generated distributions run
 
 RULE = [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))]
 SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")
 GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")
-MIN_CELL_SIZE = load_agenda(AGENDA_FILE).privacy.min_cell_size
+MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size
 
 
 def _compiled_suppression(scratch: Path, dbt_vars: dict | None = None) -> str:
@@ -106,11 +111,13 @@ def test_no_small_count_is_shown_and_no_hidden_cell_can_be_recovered(suppression
 
 
 
-def test_a_minimum_cell_size_raised_in_the_agenda_suppresses_more_and_the_gate_enforces_it(tmp_path: Path) -> None:
+def test_a_minimum_cell_size_raised_in_the_agenda_suppresses_more_and_the_gate_enforces_it(registry: Registry,
+                                                                                         tmp_path: Path) -> None:
     agenda = tmp_path / "agenda.yml"
     agenda.write_text(AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"),
                       encoding="utf-8")
-    raised = load_agenda(agenda).privacy.min_cell_size
+    changed = load_agenda(agenda)
+    raised = changed.privacy.min_cell_size
     # Riverbend's three groups of 15, 25 and 60 students, 100 in all
     cells = [("grade3_reading", "2023-24", "community", "Riverbend", dimension, group, numerator, denominator,
               round(numerator / denominator, 4))
@@ -124,7 +131,7 @@ def test_a_minimum_cell_size_raised_in_the_agenda_suppresses_more_and_the_gate_e
     con.execute("create schema marts")
     con.execute(f"create table marts.sample as {_compiled_suppression(tmp_path / 'sample')}")
     con.execute(f"create table marts.raised as "
-                f"{_compiled_suppression(tmp_path / 'raised', project_dbt_vars(agenda_file=agenda))}")
+                f"{_compiled_suppression(tmp_path / 'raised', project_dbt_vars(Partnership(registry, changed)))}")
 
     hidden = "select group_value from marts.{} where suppressed order by group_value"
     assert con.execute(hidden.format("sample")).fetchall() == []
