@@ -17,14 +17,15 @@ DBT_LOCK      := dbt_project/requirements.lock.txt
 
 .PHONY: demo test ui bench clean lock
 
-# uv, pinned by hash, installs and locks both environments.
+# uv and pip, pinned by hash, go in first: uv installs and locks both environments. The venvs are
+# made without ensurepip's own pip (slow, and not the locked one).
 $(UV): $(TOOLS_LOCK)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --require-hashes --no-deps -r $(TOOLS_LOCK)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet --require-hashes --no-deps -r $(TOOLS_LOCK)
 	touch $(UV)
 
-# `uv pip sync` installs the locked set and removes whatever else is installed; the project itself
-# goes in editable without dependencies (they are all in the lock).
+# `uv pip sync` installs exactly the locked set and removes whatever else is installed; the project
+# itself goes in editable without dependencies (they are all in the lock).
 $(STAMP): $(UV) $(PIPELINE_LOCK) pyproject.toml
 	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(PIPELINE_LOCK) $(TOOLS_LOCK)
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
@@ -33,8 +34,8 @@ $(STAMP): $(UV) $(PIPELINE_LOCK) pyproject.toml
 # dbt's own environment: the pipeline runs dbt as a command and never imports dbt-core (loading the
 # definitions would pay for it). Its lock pins the pipeline lock's duckdb: both write the warehouse.
 $(DBT_STAMP): $(UV) $(DBT_LOCK)
-	$(PYTHON) -m venv $(DBT_VENV)
-	$(UV) pip sync --quiet --python $(DBT_VENV)/bin/python --require-hashes $(DBT_LOCK)
+	$(PYTHON) -m venv --without-pip $(DBT_VENV)
+	$(UV) pip sync --quiet --python $(DBT_VENV)/bin/python --require-hashes $(DBT_LOCK) $(TOOLS_LOCK)
 	touch $(DBT_STAMP)
 
 # Re-resolve the lock files from their inputs (tools.in, pyproject.toml's [test,postgres] extras,
