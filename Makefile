@@ -80,6 +80,13 @@ FAST := not slow and not demo and not browser and not postgres and not bench
 test-fast: $(MANIFEST)
 	$(BIN)/pytest -m "$(FAST)"; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
+# Lint, as CI runs it before the tests: ruff (lint and format), sqlfluff on the dbt SQL, the import layers.
+lint: $(STAMP)
+	$(BIN)/ruff check pipelines tests dbt_project/lint
+	$(BIN)/ruff format --check pipelines tests dbt_project/lint
+	$(BIN)/sqlfluff lint dbt_project/models dbt_project/macros dbt_project/tests
+	$(BIN)/lint-imports
+
 ui: $(MANIFEST)
 	$(BIN)/backbone ui
 

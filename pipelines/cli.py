@@ -8,7 +8,7 @@ import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import click
@@ -72,8 +72,9 @@ def _fail_dead_runs(instance) -> None:
     from pipelines.core.dead_runs import fail_dead_runs
 
     for dead in fail_dead_runs(instance):
-        console.print(f"run {dead.run_id} ({dead.job_name}) never finished: its process (pid {dead.pid}) is gone; "
-                      "marked failed")
+        console.print(
+            f"run {dead.run_id} ({dead.job_name}) never finished: its process (pid {dead.pid}) is gone; marked failed"
+        )
 
 
 @contextmanager
@@ -101,8 +102,10 @@ def main() -> None:
 
 def _print_run(label: str, summary) -> None:
     status = "[green]succeeded[/]" if summary.success else "[yellow]failed (see below)[/]"
-    console.print(f"  {label}: run {status}; checks passed {summary.checks_passed}, failed {summary.checks_failed}"
-                  f" (log: {summary.log_file})")
+    console.print(
+        f"  {label}: run {status}; checks passed {summary.checks_passed}, failed {summary.checks_failed}"
+        f" (log: {summary.log_file})"
+    )
     for name in summary.failed_checks:
         console.print(f"    [yellow]check failed[/]: {name}")
     for error in summary.errors:
@@ -110,8 +113,12 @@ def _print_run(label: str, summary) -> None:
 
 
 @main.command()
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
+)
 def demo(home: Path | None) -> None:
     """Run the whole pipeline on the bundled sample partners, in three delivery rounds.
 
@@ -159,23 +166,35 @@ def _print_summary(paths: Home) -> None:
         statuses = dict(con.execute("select status, count(*) from raw.submissions group by 1").fetchall())
         checks = dict(con.execute("select success, count(*) from quality.check_results group by 1").fetchall())
         has_outbox = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'alerts'").fetchone()[0]
-        mails = con.execute("select partner, recipients, subject, coalesce(sent_to, 'queued: ' || last_error) "
-                            "from alerts.outbox order by created_at").fetchall() if has_outbox else []
+            "select count(*) from information_schema.tables where table_schema = 'alerts'"
+        ).fetchone()[0]
+        mails = (
+            con.execute(
+                "select partner, recipients, subject, coalesce(sent_to, 'queued: ' || last_error) "
+                "from alerts.outbox order by created_at"
+            ).fetchall()
+            if has_outbox
+            else []
+        )
     indicators = []
     if paths.serving.exists():
         with duckdb.connect(str(paths.serving), read_only=True) as con:
             indicators = con.execute(
                 "select indicator_id, count(distinct period), count(*), count(*) filter (where suppressed) "
-                "from indicator_values group by 1 order by 1").fetchall()
+                "from indicator_values group by 1 order by 1"
+            ).fetchall()
     lines = [
         ("partners delivering", str(partners)),
         ("submissions", ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))),
         ("expectations checked", f"{checks.get(True, 0)} passed, {checks.get(False, 0)} failed"),
-        *[(f"published {indicator}", f"{cells} cells over {periods} periods, {suppressed} suppressed")
-          for indicator, periods, cells, suppressed in indicators],
-        *[(f"mail to {partner}", f"{', '.join(json.loads(recipients))}: {subject}\n{'':38}-> {where}")
-          for partner, recipients, subject, where in mails],
+        *[
+            (f"published {indicator}", f"{cells} cells over {periods} periods, {suppressed} suppressed")
+            for indicator, periods, cells, suppressed in indicators
+        ],
+        *[
+            (f"mail to {partner}", f"{', '.join(json.loads(recipients))}: {subject}\n{'':38}-> {where}")
+            for partner, recipients, subject, where in mails
+        ],
         ("serving database", str(paths.serving)),
         ("exports", str(paths.exports)),
         ("community scorecard", f"{paths.site / 'index.html'} (open it in a browser)"),
@@ -188,8 +207,12 @@ def _print_summary(paths: Home) -> None:
 
 
 @main.command()
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
+)
 def run(home: Path | None) -> None:
     """Run the pipeline once on whatever partners have delivered, then alert partners.
 
@@ -209,8 +232,11 @@ def run(home: Path | None) -> None:
         pipeline = run_job(defs, PIPELINE_JOB, instance, paths.logs, holding=lock)
         _print_run("pipeline", pipeline)
         if not pipeline.new_deliveries:
-            console.print("  no new deliveries: nothing new to land" if _has_deliveries(paths)
-                          else "  no deliveries yet: nothing new to land")
+            console.print(
+                "  no new deliveries: nothing new to land"
+                if _has_deliveries(paths)
+                else "  no deliveries yet: nothing new to land"
+            )
         if not pipeline.success:
             _print_run("partner alerts", run_job(defs, ALERTS_JOB, instance, paths.logs, holding=lock))
     if not pipeline.success:
@@ -224,12 +250,17 @@ def _has_deliveries(paths: Home) -> bool:
         return False
     with duckdb.connect(str(paths.warehouse), read_only=True) as con:
         return table_exists(con, "raw", "submissions") and bool(
-            con.execute("select count(*) from raw.submissions").fetchone()[0])
+            con.execute("select count(*) from raw.submissions").fetchone()[0]
+        )
 
 
 @main.command()
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
+)
 def ui(home: Path | None) -> None:
     """Start the Dagster UI on this instance (the demo's sample partners keep working in it)."""
     import subprocess
@@ -252,16 +283,22 @@ def ui(home: Path | None) -> None:
             env["WORKFORCE_DB_URL"] = f"sqlite:///{sample_db}"
         dagster = Path(sys.executable).with_name("dagster")
         console.print(f"Dagster UI for instance {paths.root} (Ctrl-C to stop)")
-        try:
-            subprocess.run([str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")],
-                           env=env, cwd=PROJECT_ROOT, check=False)
-        except KeyboardInterrupt:
-            pass
+        with suppress(KeyboardInterrupt):
+            subprocess.run(
+                [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml")],
+                env=env,
+                cwd=PROJECT_ROOT,
+                check=False,
+            )
 
 
 @main.command()
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
+)
 def indicators(home: Path | None) -> None:
     """The common agenda: each indicator's latest published value against baseline and target."""
     from pipelines.core.agenda import AgendaError, load_agenda
@@ -310,12 +347,12 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
 
     Exit 0: every check passed; 1: some checks failed; 2: the file cannot be read as this dataset.
     """
+    from pipelines.core.registry import load_registry
+    from pipelines.core.warehouse import connect
     from pipelines.ingest.landing import DeliveryChanged, land
     from pipelines.ingest.limits import ReadLimits, SettingError
     from pipelines.ingest.readers import Delivery, format_for
     from pipelines.quality.checks import batch_query
-    from pipelines.core.registry import load_registry
-    from pipelines.core.warehouse import connect
     from pipelines.quality.validation import validate
 
     try:

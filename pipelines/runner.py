@@ -45,17 +45,24 @@ def _error_line(error) -> str:
     return line
 
 
-def run_job(defs: dg.Definitions, job_name: str, instance: dg.DagsterInstance, log_dir: Path,
-            request: dg.RunRequest | None = None, holding: WarehouseLock | None = None) -> RunSummary:
+def run_job(
+    defs: dg.Definitions,
+    job_name: str,
+    instance: dg.DagsterInstance,
+    log_dir: Path,
+    request: dg.RunRequest | None = None,
+    holding: WarehouseLock | None = None,
+) -> RunSummary:
     """Run `job_name`, or the part of it a sensor's or schedule's `request` selects, in this process;
     the warehouse lock it is `holding` then names this run."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     job = defs.resolve_job_def(job_name)
     if request is not None and request.asset_selection is not None:
-        job = job.get_subset(asset_selection=set(request.asset_selection),
-                             asset_check_selection=None if request.asset_check_keys is None
-                             else set(request.asset_check_keys))
+        job = job.get_subset(
+            asset_selection=set(request.asset_selection),
+            asset_check_selection=None if request.asset_check_keys is None else set(request.asset_check_keys),
+        )
     run_id = str(uuid.uuid4())
     if holding is not None:
         holding.record(run_id)

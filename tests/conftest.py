@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import os
-from collections import defaultdict
 import socket
 import subprocess
 import sys
 import uuid
+from collections import defaultdict
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -53,9 +53,16 @@ def agenda(partnership: Partnership) -> Agenda:
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     """A fresh BACKBONE_HOME with a linking key, and no settings leaking in from the shell."""
-    for name in ("BACKBONE_SMTP_HOST", "BACKBONE_SMTP_PORT", "BACKBONE_SMTP_USER", "BACKBONE_SMTP_PASSWORD",
-                 "BACKBONE_SMTP_STARTTLS", "RIVERBEND_COLLEGE_API_URL", "RIVERBEND_COLLEGE_API_TOKEN",
-                 "WORKFORCE_DB_URL"):
+    for name in (
+        "BACKBONE_SMTP_HOST",
+        "BACKBONE_SMTP_PORT",
+        "BACKBONE_SMTP_USER",
+        "BACKBONE_SMTP_PASSWORD",
+        "BACKBONE_SMTP_STARTTLS",
+        "RIVERBEND_COLLEGE_API_URL",
+        "RIVERBEND_COLLEGE_API_TOKEN",
+        "WORKFORCE_DB_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BACKBONE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("BACKBONE_LINK_KEY", LINK_KEY)
@@ -69,7 +76,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_R
     """Run the `backbone` command as a user does, in a child process."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=900,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=900,
     )
 
 
@@ -169,8 +180,9 @@ def _unmarked_slow_tests(terminalreporter) -> list[tuple[float, str]]:
                 seconds[report.nodeid] += report.duration
                 if NOT_FAST & set(report.keywords):
                     marked.add(report.nodeid)
-    return sorted(((took, test) for test, took in seconds.items() if took > SLOW_SECONDS and test not in marked),
-                  reverse=True)
+    return sorted(
+        ((took, test) for test, took in seconds.items() if took > SLOW_SECONDS and test not in marked), reverse=True
+    )
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:

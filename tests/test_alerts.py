@@ -19,20 +19,19 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.quality.assets import build_calendar_asset
-from pipelines.quality.checks import FRESHNESS_CHECK
-from pipelines.core.clock import as_of_tag
-from pipelines.quality.due import period_of
-from pipelines.alerts.outbox import MAX_ATTEMPTS, backoff
 from pipelines.alerts.jobs import ALERTS_JOB
-from pipelines.definitions import build_definitions
+from pipelines.alerts.outbox import MAX_ATTEMPTS, backoff
+from pipelines.core.clock import as_of_tag
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.core.partnership import Partnership
-from pipelines.ingest.assets import build_raw_asset
-from pipelines.models.project import run_dbt
-from pipelines.quality.checks import build_expectations_check
 from pipelines.core.registry import Registry, RegistryError, load_registry
 from pipelines.core.resources import BackboneResource
+from pipelines.definitions import build_definitions
+from pipelines.ingest.assets import build_raw_asset
+from pipelines.models.project import run_dbt
+from pipelines.quality.assets import build_calendar_asset
+from pipelines.quality.checks import FRESHNESS_CHECK, build_expectations_check
+from pipelines.quality.due import period_of
 from tests.conftest import Inbox, bundled_partnership, free_port
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
@@ -90,8 +89,9 @@ def participation_file(folder: Path, name: str, rows: list[str]) -> Path:
 CLEAN_PARTICIPATION = ["S9000001,BFM-READ,2024-25,2024-09-12,30,24,", "S9000002,BFM-MENTOR,2024-25,2024-09-15,20,18,"]
 
 
-def deliver(home: Home, dataset: str, source: Path, received_at: dt.datetime | None = None,
-            *, checked: bool = True) -> None:
+def deliver(
+    home: Home, dataset: str, source: Path, received_at: dt.datetime | None = None, *, checked: bool = True
+) -> None:
     """The partner drops `source`; its raw asset lands it (and its expectations check it). With
     `received_at`, the delivery is dated as if it had arrived then."""
     ref = bundled_partnership().registry.dataset(dataset)
@@ -102,27 +102,33 @@ def deliver(home: Home, dataset: str, source: Path, received_at: dt.datetime | N
     dg.materialize(assets, resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
     if received_at:
         with duckdb.connect(str(home.warehouse)) as con:
-            con.execute("update raw.submissions set received_at = ?, checked_at = case when checked_at is not null then ? end "
-                        "where source = ?", [received_at, received_at, source.name])
+            con.execute(
+                "update raw.submissions set received_at = ?, checked_at = case when checked_at is not null then ? end "
+                "where source = ?",
+                [received_at, received_at, source.name],
+            )
 
 
 def tick(defs: dg.Definitions, schedule_name: str, when: dt.datetime) -> dg.ExecuteInProcessResult | None:
     """Evaluate a schedule at `when` as the daemon would; run the job it requests (None: it skipped)."""
     schedule = defs.resolve_schedule_def(schedule_name)
-    context = dg.build_schedule_context(scheduled_execution_time=when.replace(tzinfo=dt.UTC),
-                                        resources={"backbone": defs.resources["backbone"]})
+    context = dg.build_schedule_context(
+        scheduled_execution_time=when.replace(tzinfo=dt.UTC), resources={"backbone": defs.resources["backbone"]}
+    )
     request = schedule(context)
     if isinstance(request, dg.SkipReason):
         return None
     assert isinstance(request, dg.RunRequest)
     return defs.resolve_job_def(schedule.job_name).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), tags=request.tags)
+        instance=dg.DagsterInstance.ephemeral(), tags=request.tags
+    )
 
 
 def run_alerts(defs: dg.Definitions, when: dt.datetime | None = None) -> dg.ExecuteInProcessResult:
     """The alerts job as the failed-run sensor starts it (at `when`, else now)."""
     return defs.resolve_job_def(ALERTS_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), tags=as_of_tag(when) if when else None)
+        instance=dg.DagsterInstance.ephemeral(), tags=as_of_tag(when) if when else None
+    )
 
 
 def alerts_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
@@ -131,8 +137,11 @@ def alerts_metadata(result: dg.ExecuteInProcessResult) -> dict[str, object]:
 
 
 def check(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg.AssetCheckEvaluation:
-    return next(evaluation for evaluation in result.get_asset_check_evaluations()
-                if evaluation.asset_key.to_user_string() == asset and evaluation.check_name == name)
+    return next(
+        evaluation
+        for evaluation in result.get_asset_check_evaluations()
+        if evaluation.asset_key.to_user_string() == asset and evaluation.check_name == name
+    )
 
 
 def text_of(message) -> str:
@@ -141,13 +150,15 @@ def text_of(message) -> str:
 
 # --- routing and content -------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_each_partner_hears_only_about_its_own_quarantined_delivery_with_the_team_in_copy(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
     deliver(home, "assessments", FLAWED_ASSESSMENTS)
-    flawed = participation_file(tmp_path, "participation_2024-25.csv", [
-        *CLEAN_PARTICIPATION, "S9000003,BFM-ART,2024-25,2024-09-20,10,12,"])
+    flawed = participation_file(
+        tmp_path, "participation_2024-25.csv", [*CLEAN_PARTICIPATION, "S9000003,BFM-ART,2024-25,2024-09-20,10,12,"]
+    )
     deliver(home, "program_participation", flawed)
 
     first = run_alerts(defs)
@@ -155,12 +166,14 @@ def test_each_partner_hears_only_about_its_own_quarantined_delivery_with_the_tea
 
     assert first.success and again.success
     mails = {message["To"]: message for message in mail_server.inbox.messages}
-    assert sorted(rcpts for _, rcpts in mail_server.inbox.envelopes) == [DISTRICT + [TEAM], MENTORING + [TEAM]]
+    assert sorted(rcpts for _, rcpts in mail_server.inbox.envelopes) == [[*DISTRICT, TEAM], [*MENTORING, TEAM]]
     district, mentoring = mails[", ".join(DISTRICT)], mails[", ".join(MENTORING)]
     assert district["Cc"] == TEAM and mentoring["Cc"] == TEAM
 
-    assert district["Subject"] == ("Action needed: a delivery from Riverbend Independent School District "
-                                   "could not be used (assessments_2024-25.csv)")
+    assert district["Subject"] == (
+        "Action needed: a delivery from Riverbend Independent School District "
+        "could not be used (assessments_2024-25.csv)"
+    )
     text = text_of(district)
     assert "Expected: Scale scores must be whole numbers between 100 and 400." in text
     assert "Found: 1 of 1713 rows do not meet this (column: Scale Score)." in text
@@ -191,6 +204,7 @@ def test_example_rows_are_capped_at_ten_per_failed_check(home: Home, defs: dg.De
     run_alerts(defs)
 
     from email import message_from_bytes, policy
+
     (mail,) = home.outbox.glob("*.eml")
     text = text_of(message_from_bytes(mail.read_bytes(), policy=policy.default))
     assert "Found: 15 of 15 rows do not meet this (column: Program)." in text
@@ -208,13 +222,18 @@ FEB_12 = dt.datetime(2025, 2, 12, 7, 0)  # the mentoring program's February deli
 def test_mail_waits_out_a_mail_server_outage_with_backoff_and_is_sent_exactly_once(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
-    deliver(home, "program_participation",
-            participation_file(tmp_path, "participation_2025-01.csv", CLEAN_PARTICIPATION), JAN_5, checked=False)
+    deliver(
+        home,
+        "program_participation",
+        participation_file(tmp_path, "participation_2025-01.csv", CLEAN_PARTICIPATION),
+        JAN_5,
+        checked=False,
+    )
     mail_server.stop()
 
     down = tick(defs, "partner_reminders", FEB_12)
     assert alerts_metadata(down)["still_queued"] == 1 and mail_server.inbox.messages == []
-    assert tick(defs, "retry_queued_mail", FEB_12 + dt.timedelta(minutes=3)) is None    # backoff: 5 minutes
+    assert tick(defs, "retry_queued_mail", FEB_12 + dt.timedelta(minutes=3)) is None  # backoff: 5 minutes
     still_down = tick(defs, "retry_queued_mail", FEB_12 + dt.timedelta(minutes=10))
     assert "retry at 2025-02-12 07:20" in alerts_metadata(still_down)["undelivered"]  # then 10 more
 
@@ -222,19 +241,24 @@ def test_mail_waits_out_a_mail_server_outage_with_backoff_and_is_sent_exactly_on
     assert tick(defs, "retry_queued_mail", FEB_12 + dt.timedelta(minutes=15)) is None
     back = tick(defs, "retry_queued_mail", FEB_12 + dt.timedelta(minutes=20))
     assert tick(defs, "retry_queued_mail", FEB_12 + dt.timedelta(minutes=30)) is None  # nothing left queued
-    next_day = tick(defs, "partner_reminders", FEB_12 + dt.timedelta(days=1))           # same data, same period
+    next_day = tick(defs, "partner_reminders", FEB_12 + dt.timedelta(days=1))  # same data, same period
 
     assert alerts_metadata(back)["sent"] == 1 and alerts_metadata(next_day)["sent"] == 0
     assert len(mail_server.inbox.messages) == 1
-    assert mail_server.inbox.envelopes[0][1] == MENTORING + [TEAM]
+    assert mail_server.inbox.envelopes[0][1] == [*MENTORING, TEAM]
 
 
 @pytest.mark.slow
 def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_check(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
-    deliver(home, "program_participation",
-            participation_file(tmp_path, "participation_2025-01.csv", CLEAN_PARTICIPATION), JAN_5, checked=False)
+    deliver(
+        home,
+        "program_participation",
+        participation_file(tmp_path, "participation_2025-01.csv", CLEAN_PARTICIPATION),
+        JAN_5,
+        checked=False,
+    )
     mail_server.stop()
 
     moment, results = FEB_12, [tick(defs, "partner_reminders", FEB_12)]
@@ -243,8 +267,9 @@ def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_chec
         results.append(tick(defs, "retry_queued_mail", moment))
 
     assert all(result is not None for result in results)
-    assert [check(result, "alerts/partner_alerts", "mail_delivered").passed for result in results] == \
-        [True] * (MAX_ATTEMPTS - 1) + [False]
+    assert [check(result, "alerts/partner_alerts", "mail_delivered").passed for result in results] == [True] * (
+        MAX_ATTEMPTS - 1
+    ) + [False]
     gave_up = check(results[-1], "alerts/partner_alerts", "mail_delivered")
     assert gave_up.severity == dg.AssetCheckSeverity.ERROR
     assert alerts_metadata(results[-1])["given_up"] == 1
@@ -254,20 +279,31 @@ def test_a_mail_server_that_never_comes_back_is_given_up_and_fails_the_mail_chec
 
 # --- late and missing deliveries --------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_an_overdue_dataset_fails_its_freshness_check_is_chased_once_per_period_then_escalated(
     home: Home, defs: dg.Definitions, mail_server: MailServer, tmp_path: Path
 ) -> None:
-    deliver(home, "program_participation",
-            participation_file(tmp_path, "participation_2025-01.csv", CLEAN_PARTICIPATION), JAN_5, checked=False)
+    deliver(
+        home,
+        "program_participation",
+        participation_file(tmp_path, "participation_2025-01.csv", CLEAN_PARTICIPATION),
+        JAN_5,
+        checked=False,
+    )
     raw = "raw/bright_futures_mentoring__program_participation"
 
     before_due = tick(defs, "partner_reminders", dt.datetime(2025, 2, 5, 7))
     first_miss = tick(defs, "partner_reminders", FEB_12)
     next_day = tick(defs, "partner_reminders", FEB_12 + dt.timedelta(days=1))
     second_miss = tick(defs, "partner_reminders", dt.datetime(2025, 3, 12, 7))
-    deliver(home, "program_participation", participation_file(tmp_path, "participation_2025-03.csv", [
-        "S9000004,BFM-READ,2024-25,2025-03-01,8,8,"]), dt.datetime(2025, 3, 20, 10), checked=False)
+    deliver(
+        home,
+        "program_participation",
+        participation_file(tmp_path, "participation_2025-03.csv", ["S9000004,BFM-READ,2024-25,2025-03-01,8,8,"]),
+        dt.datetime(2025, 3, 20, 10),
+        checked=False,
+    )
     delivered = tick(defs, "partner_reminders", dt.datetime(2025, 3, 21, 7))
 
     assert check(before_due, raw, FRESHNESS_CHECK).passed
@@ -290,15 +326,19 @@ def test_an_overdue_dataset_fails_its_freshness_check_is_chased_once_per_period_
     assert "2 periods in a row now have no delivery (2025-02, 2025-03)" in text_of(escalation)
 
 
-@pytest.mark.parametrize(("partner", "day", "label", "due_on"), [
-    ("bright_futures_mentoring", "2025-12-31", "2025-12", "2025-12-11"),            # monthly, 10 days' grace
-    ("workforce_board", "2025-05-20", "2025-Q2", "2025-05-01"),                    # quarterly, 30
-    ("riverbend_isd", "2025-03-01", "2025 spring term", "2025-02-15"),              # terms from Jan and Aug, 45
-    ("riverbend_isd", "2025-12-01", "2025 fall term", "2025-09-15"),
-    ("early_learning_coalition", "2025-03-01", "2024-25", "2024-10-29"),            # school years from July, 120
-])
-def test_each_cadence_has_its_periods_and_due_dates(registry: Registry, partner: str, day: str, label: str,
-                                                   due_on: str) -> None:
+@pytest.mark.parametrize(
+    ("partner", "day", "label", "due_on"),
+    [
+        ("bright_futures_mentoring", "2025-12-31", "2025-12", "2025-12-11"),  # monthly, 10 days' grace
+        ("workforce_board", "2025-05-20", "2025-Q2", "2025-05-01"),  # quarterly, 30
+        ("riverbend_isd", "2025-03-01", "2025 spring term", "2025-02-15"),  # terms from Jan and Aug, 45
+        ("riverbend_isd", "2025-12-01", "2025 fall term", "2025-09-15"),
+        ("early_learning_coalition", "2025-03-01", "2024-25", "2024-10-29"),  # school years from July, 120
+    ],
+)
+def test_each_cadence_has_its_periods_and_due_dates(
+    registry: Registry, partner: str, day: str, label: str, due_on: str
+) -> None:
     period = period_of(registry.partners[partner], dt.date.fromisoformat(day))
     assert (period.label, period.due_on.isoformat()) == (label, due_on)
 
@@ -323,6 +363,7 @@ def test_a_partner_file_may_set_its_grace_days_within_its_period(tmp_path: Path)
 
 # --- partner data health ----------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
     home: Home, defs: dg.Definitions, registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -334,11 +375,22 @@ def test_partner_data_health_shows_timeliness_checks_rows_and_time_to_fix(
     deliver(home, "assessments", FLAWED_ASSESSMENTS, dt.datetime(2025, 2, 20, 10))
     deliver(home, "assessments", FIXED_ASSESSMENTS, dt.datetime(2025, 2, 21, 16))
     march_1 = dt.datetime(2025, 3, 1, 7)
-    assert dg.materialize([build_calendar_asset(registry)], resources={"backbone": BackboneResource()},
-                          tags=as_of_tag(march_1)).success
+    assert dg.materialize(
+        [build_calendar_asset(registry)], resources={"backbone": BackboneResource()}, tags=as_of_tag(march_1)
+    ).success
     monkeypatch.setenv("BACKBONE_WAREHOUSE", str(home.warehouse))  # where dbt's profile points
-    built = run_dbt(["build", "--select", "+partner_data_health", "--target-path", str(tmp_path / "target"),
-                     "--log-path", str(tmp_path / "logs"), "--quiet"])
+    built = run_dbt(
+        [
+            "build",
+            "--select",
+            "+partner_data_health",
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+            "--quiet",
+        ]
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     with duckdb.connect(str(home.warehouse)) as con:
         health = con.execute(

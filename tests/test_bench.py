@@ -24,8 +24,11 @@ def _rows(path: Path) -> list[list[str]]:
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*"))
-            if path.is_file() and path.name != synth.MANIFEST}
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != synth.MANIFEST
+    }
 
 
 def test_the_sample_world_can_plant_flaws_at_a_rate_and_still_sends_the_true_file_as_the_fix(tmp_path: Path) -> None:
@@ -42,8 +45,9 @@ def test_the_sample_world_can_plant_flaws_at_a_rate_and_still_sends_the_true_fil
     assert clean["flaws"] == []
 
 
-def test_synth_writes_exactly_the_rows_asked_the_same_bytes_whatever_the_jobs(tmp_path: Path,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synth_writes_exactly_the_rows_asked_the_same_bytes_whatever_the_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(synth, "SHARD_ROWS", 2_500)  # four shards in two parts each year, quickly
     monkeypatch.setattr(synth, "CAP_SHARE", 0.0015)  # parts of two shards
     one = synth.synthesize(tmp_path / "one", 9_000, seed=5, flaw_rate=0.01, jobs=1)
@@ -54,20 +58,34 @@ def test_synth_writes_exactly_the_rows_asked_the_same_bytes_whatever_the_jobs(tm
     assert one["shards"] == 4 and one["group_size"] == 2 and one["assessment_rows"] == 9_000
     district = tmp_path / "one" / "history" / "riverbend_isd"
     assert sorted(path.name for path in district.glob("assessments_2021-22_*")) == [
-        "assessments_2021-22_p000.csv", "assessments_2021-22_p001.csv"]
+        "assessments_2021-22_p000.csv",
+        "assessments_2021-22_p001.csv",
+    ]
     # the true rows: history, plus the current year as resent fixed
-    true = [row for pattern in ("history/riverbend_isd/assessments_*.csv", "fixes/riverbend_isd/assessments_*.csv")
-            for path in sorted((tmp_path / "one").glob(pattern)) for row in _rows(path)]
+    true = [
+        row
+        for pattern in ("history/riverbend_isd/assessments_*.csv", "fixes/riverbend_isd/assessments_*.csv")
+        for path in sorted((tmp_path / "one").glob(pattern))
+        for row in _rows(path)
+    ]
     assert len(true) == 9_000
     assert len({(row[0], row[1], row[4]) for row in true}) == 9_000  # state IDs never collide across shards
-    sent = [row for path in sorted((tmp_path / "one").glob("current/riverbend_isd/assessments_*.csv"))
-            for row in _rows(path)]
+    sent = [
+        row
+        for path in sorted((tmp_path / "one").glob("current/riverbend_isd/assessments_*.csv"))
+        for row in _rows(path)
+    ]
     planted = Counter({kind: n for kind, n in one["flaws"].items() if n})
     assert sum(planted.values()) > 0
     assert len(sent) == sum(1 for row in true if row[1] == "2024-25") + planted["duplicate"]
-    assert sum(row[5] in ("999", "N/A") or row[4] == "READ" for row in sent) == sum(planted.values()) - planted["duplicate"]
+    assert (
+        sum(row[5] in ("999", "N/A") or row[4] == "READ" for row in sent)
+        == sum(planted.values()) - planted["duplicate"]
+    )
     for kind in ("enrollments", "awards"):  # the college's store files are JSON arrays, as in the sample
-        assert isinstance(json.loads((tmp_path / "one" / "history" / "riverbend_college" / f"{kind}.json").read_text()), list)
+        assert isinstance(
+            json.loads((tmp_path / "one" / "history" / "riverbend_college" / f"{kind}.json").read_text()), list
+        )
     workbooks = sorted((tmp_path / "one").glob("*/early_learning_coalition/kindergarten_readiness_*.xlsx"))
     assert len(workbooks) == 8
 
@@ -84,7 +102,10 @@ def test_a_small_bench_runs_and_the_pipeline_publishes_what_the_hand_written_sql
     figures = tmp_path / "bench.json"
     done = subprocess.run(
         [sys.executable, "-m", "pipelines.bench.cli", "bench", "--rows", "20000", "--json", str(figures)],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=900,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        timeout=900,
     )
 
     assert done.returncode == 0, done.stdout + done.stderr

@@ -11,17 +11,22 @@ import dagster as dg
 import pytest
 
 from pipelines.alerts.jobs import ALERTS_JOB
-from pipelines.definitions import build_definitions
-from pipelines.ingest.jobs import PIPELINE_JOB
 from pipelines.core.home import PROJECT_ROOT
 from pipelines.core.partnership import Partnership
+from pipelines.definitions import build_definitions
+from pipelines.ingest.jobs import PIPELINE_JOB
 from tests.conftest import run_cli
 
 
 def test_importing_the_definitions_module_reads_and_writes_nothing(tmp_path) -> None:
     code = "import pipelines.definitions, sys; sys.exit(0)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)},
+    )
     assert result.returncode == 0, result.stderr
     assert list(tmp_path.iterdir()) == []  # no instance dir, no files
 
@@ -29,14 +34,19 @@ def test_importing_the_definitions_module_reads_and_writes_nothing(tmp_path) -> 
 def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks(partnership: Partnership) -> None:
     defs = build_definitions(partnership)
     graph = defs.resolve_asset_graph()
-    groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
-              if graph.get(key).is_materializable}
+    groups = {
+        key.to_user_string(): graph.get(key).group_name
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).is_materializable
+    }
     assert groups["raw/riverbend_isd__assessments"] == "ingest"
     assert groups["staging/stg_riverbend_isd__assessments"] == "models"
     assert groups["marts/indicator_values"] == "models"
     assert groups["publish/serving_database"] == "publish"
     assert groups["publish/scorecard_site"] == "publish"
-    assert graph.get(dg.AssetKey(["publish", "scorecard_site"])).parent_keys == {dg.AssetKey(["publish", "serving_database"])}
+    assert graph.get(dg.AssetKey(["publish", "scorecard_site"])).parent_keys == {
+        dg.AssetKey(["publish", "serving_database"])
+    }
     assert groups["alerts/partner_alerts"] == "alerts"
 
     raw = graph.get(dg.AssetKey(["raw", "riverbend_college__completion"]))
@@ -48,19 +58,25 @@ def test_assets_are_grouped_by_stage_with_owners_kinds_and_blocking_checks(partn
     check_keys = set(graph.asset_check_keys)
     expectation_checks = {key for key in check_keys if key.name == "expectations"}
     assert len(expectation_checks) == 8
-    assert any(key.asset_key.path[0] in ("staging", "marts") for key in check_keys - expectation_checks), \
+    assert any(key.asset_key.path[0] in ("staging", "marts") for key in check_keys - expectation_checks), (
         "dbt tests should show as asset checks"
+    )
 
 
 def test_jobs_schedules_and_sensors_are_declared(partnership: Partnership) -> None:
     defs = build_definitions(partnership)
     assert {PIPELINE_JOB, ALERTS_JOB, "ingest_riverbend_college"} <= {job.name for job in defs.jobs}
     assert {schedule.name for schedule in defs.schedules} == {
-        "pull_riverbend_college", "pull_workforce_board",
-        "partner_reminders", "retry_queued_mail", "monthly_partner_digest",
+        "pull_riverbend_college",
+        "pull_workforce_board",
+        "partner_reminders",
+        "retry_queued_mail",
+        "monthly_partner_digest",
     }
     assert {sensor.name for sensor in defs.sensors} == {
-        "inbox_riverbend_isd", "inbox_early_learning_coalition", "inbox_bright_futures_mentoring",
+        "inbox_riverbend_isd",
+        "inbox_early_learning_coalition",
+        "inbox_bright_futures_mentoring",
         "alert_partners_after_failed_run",
     }
 
@@ -84,11 +100,19 @@ def test_a_dropped_file_starts_its_partners_ingest_job_once(home, partnership: P
     assert first.run_requests[0].run_key == second.run_requests[0].run_key  # Dagster dedupes on run key
     # Only assessments and what depends on them: the district's enrollment models are not rebuilt.
     selected = {key.to_user_string() for key in first.run_requests[0].asset_selection}
-    assert {"raw/riverbend_isd__assessments", "staging/stg_riverbend_isd__assessments",
-            "intermediate/int_grade3_reading__students", "marts/indicator_values",
-            "publish/serving_database"} <= selected
-    assert not selected & {"raw/riverbend_isd__enrollment", "staging/stg_riverbend_isd__enrollment",
-                           "intermediate/int_students__latest_demographics", "alerts/partner_alerts"}
+    assert {
+        "raw/riverbend_isd__assessments",
+        "staging/stg_riverbend_isd__assessments",
+        "intermediate/int_grade3_reading__students",
+        "marts/indicator_values",
+        "publish/serving_database",
+    } <= selected
+    assert not selected & {
+        "raw/riverbend_isd__enrollment",
+        "staging/stg_riverbend_isd__enrollment",
+        "intermediate/int_students__latest_demographics",
+        "alerts/partner_alerts",
+    }
     checks = {(key.asset_key.to_user_string(), key.name) for key in first.run_requests[0].asset_check_keys}
     assert ("raw/riverbend_isd__assessments", "expectations") in checks
     assert ("raw/riverbend_isd__enrollment", "expectations") not in checks
@@ -100,7 +124,9 @@ def test_a_failed_pipeline_run_requests_the_alerts_job(partnership: Partnership)
     instance = dg.DagsterInstance.ephemeral()
     run = instance.create_run_for_job(defs.resolve_job_def(ALERTS_JOB), status=dg.DagsterRunStatus.FAILURE)
     context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name, dagster_instance=instance, dagster_run=run,
+        sensor_name=sensor.name,
+        dagster_instance=instance,
+        dagster_run=run,
         dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_FAILURE", job_name=run.job_name),
     )
     request = sensor(context)
@@ -138,14 +164,18 @@ def test_the_dbt_resource_knows_its_dbt_version_without_starting_dbt() -> None:
     resource = dbt_resource()
     with mock.patch("dagster_dbt.core.resource.check_output", side_effect=AssertionError("dbt --version was run")):
         version = resource._cli_version
-    assert f"installed: {version}" in subprocess.run([resource.dbt_executable, "--version"], capture_output=True,
-                                                      text=True, check=True).stdout
+    assert (
+        f"installed: {version}"
+        in subprocess.run([resource.dbt_executable, "--version"], capture_output=True, text=True, check=True).stdout
+    )
 
 
 def test_loading_the_definitions_never_imports_dbt_core() -> None:
     """dbt runs as a command from its own environment: loading the definitions must not pay for importing dbt-core."""
-    code = ("import sys, pipelines.definitions as d; d.build_definitions(); "
-            "sys.exit(any(name == 'dbt' or name.startswith('dbt.') for name in sys.modules))")
+    code = (
+        "import sys, pipelines.definitions as d; d.build_definitions(); "
+        "sys.exit(any(name == 'dbt' or name.startswith('dbt.') for name in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr or "dbt-core was imported"
 

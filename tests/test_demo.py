@@ -7,7 +7,6 @@ import csv
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from email import message_from_bytes, policy
-from pathlib import Path
 
 import duckdb
 
@@ -16,8 +15,12 @@ from tests.conftest import run_cli
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 RACE_LABELS = {
-    "AI": "American Indian/Alaska Native", "AS": "Asian", "BL": "Black/African American",
-    "HI": "Hispanic/Latino", "PI": "Native Hawaiian/Pacific Islander", "WH": "White",
+    "AI": "American Indian/Alaska Native",
+    "AS": "Asian",
+    "BL": "Black/African American",
+    "HI": "Hispanic/Latino",
+    "PI": "Native Hawaiian/Pacific Islander",
+    "WH": "White",
     "MR": "Two or more races",
 }
 
@@ -46,8 +49,10 @@ def expected_grade3_reading() -> set[tuple]:
         if row["Tested Grade"] != "3" or row["Subject"] != "ELA":
             continue
         proficient = int(row["Performance Level"]) >= 3
-        for dimension, group in (("all_students", "All students"),
-                                 ("race_ethnicity", RACE_LABELS[race[(row["State Student ID"], row["School Year"])]])):
+        for dimension, group in (
+            ("all_students", "All students"),
+            ("race_ethnicity", RACE_LABELS[race[(row["State Student ID"], row["School Year"])]]),
+        ):
             cell = cells[(row["School Year"], dimension, group)]
             cell[0] += proficient
             cell[1] += 1
@@ -58,9 +63,15 @@ def expected_grade3_reading() -> set[tuple]:
         if len(hidden) == 1:  # one hidden group could be recovered from the total: hide the next smallest
             suppressed.add(next(key for _, key in groups if key not in suppressed))
     return {
-        (period, dimension, group, None if key in suppressed else numerator,
-         None if key in suppressed else denominator,
-         None if key in suppressed else _proportion(numerator, denominator), key in suppressed)
+        (
+            period,
+            dimension,
+            group,
+            None if key in suppressed else numerator,
+            None if key in suppressed else denominator,
+            None if key in suppressed else _proportion(numerator, denominator),
+            key in suppressed,
+        )
         for key, (numerator, denominator) in cells.items()
         for period, dimension, group in [key]
     }
@@ -69,11 +80,13 @@ def expected_grade3_reading() -> set[tuple]:
 def test_the_demo_publishes_grade3_reading_by_race_exactly_as_computed_by_hand(demo_home) -> None:
     home, _ = demo_home
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
-        published = set(con.execute(
-            "select period, dimension, group_value, numerator, denominator, value, suppressed "
-            "from indicator_values where indicator_id = 'grade3_reading' and geography = 'Riverbend' "
-            "and dimension in ('all_students', 'race_ethnicity')"
-        ).fetchall())
+        published = set(
+            con.execute(
+                "select period, dimension, group_value, numerator, denominator, value, suppressed "
+                "from indicator_values where indicator_id = 'grade3_reading' and geography = 'Riverbend' "
+                "and dimension in ('all_students', 'race_ethnicity')"
+            ).fetchall()
+        )
     assert published == expected_grade3_reading()
     assert any(row[-1] for row in published), "the sample must show a suppressed small group"
     assert (home / "exports" / "indicator_values.parquet").exists()
@@ -82,8 +95,10 @@ def test_the_demo_publishes_grade3_reading_by_race_exactly_as_computed_by_hand(d
 def test_the_flawed_delivery_is_quarantined_blocks_its_round_and_the_fix_is_published(demo_home) -> None:
     home, stdout = demo_home
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        statuses = con.execute("select source, status from raw.submissions where dataset = 'assessments' "
-                               "and source like '%2024-25%' order by received_at").fetchall()
+        statuses = con.execute(
+            "select source, status from raw.submissions where dataset = 'assessments' "
+            "and source like '%2024-25%' order by received_at"
+        ).fetchall()
     assert statuses == [("assessments_2024-25.csv", "quarantined"), ("assessments_2024-25_v2.csv", "accepted")]
     rounds = stdout.split("Round ")[1:]
     assert [line.split(":")[0] for line in rounds] == ["history", "current", "fixes"]
@@ -94,8 +109,9 @@ def test_the_flawed_delivery_is_quarantined_blocks_its_round_and_the_fix_is_publ
     assert f"{home / 'site' / 'index.html'} (open it in a browser)" in stdout
     assert (home / "site" / "indicators" / "grade3_reading.html").exists()
     with duckdb.connect(str(home / "serving.duckdb"), read_only=True) as con:
-        periods = dict(con.execute("select indicator_id, count(distinct period) from indicator_values "
-                                   "group by 1").fetchall())
+        periods = dict(
+            con.execute("select indicator_id, count(distinct period) from indicator_values group by 1").fetchall()
+        )
     assert len(periods) == 7 and min(periods.values()) >= 3  # every indicator has a trend
 
 

@@ -23,14 +23,17 @@ import sqlalchemy as sa
 import yaml
 
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
-from pipelines.ingest.assets import build_raw_asset
-from pipelines.ingest.pulls import pull_api, pull_sql
 from pipelines.core.registry import DatasetRef, Registry, load_partner
 from pipelines.core.resources import BackboneResource
+from pipelines.ingest.assets import build_raw_asset
+from pipelines.ingest.pulls import pull_api, pull_sql
 from tests.conftest import bundled_partnership
 
-RECORDS = json.loads((PROJECT_ROOT / "sources" / "sample" / "history" / "riverbend_college" / "enrollments.json")
-                     .read_text(encoding="utf-8"))[:3]
+RECORDS = json.loads(
+    (PROJECT_ROOT / "sources" / "sample" / "history" / "riverbend_college" / "enrollments.json").read_text(
+        encoding="utf-8"
+    )
+)[:3]
 TOKEN = "tok-9f2c41d7e8"
 URL_ENV, TOKEN_ENV = "RIVERBEND_COLLEGE_API_URL", "RIVERBEND_COLLEGE_API_TOKEN"
 GIVE_UP = 40  # a hostile server stops after this many requests, so old code fails instead of looping
@@ -97,8 +100,11 @@ def _enrollment() -> DatasetRef:
 
 def _pull(home: Home, ref: DatasetRef | None = None) -> dg.ExecuteInProcessResult:
     """Materialize the college's raw asset (as its partner file says), as a scheduled run does."""
-    return dg.materialize([build_raw_asset(ref or _enrollment())],
-                          resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
+    return dg.materialize(
+        [build_raw_asset(ref or _enrollment())],
+        resources={"backbone": BackboneResource(home=str(home.root))},
+        raise_on_error=False,
+    )
 
 
 def _failure(result: dg.ExecuteInProcessResult) -> str:
@@ -156,9 +162,11 @@ def college(home: Home, api: HostileApi, monkeypatch: pytest.MonkeyPatch) -> Hom
 
 def _pages_to(link: Callable[[int], str]) -> Callable[[_Handler], None]:
     """Pages of one record, each linking to the page `link` names for the page after it."""
+
     def reply(handler: _Handler) -> None:
         page = int(httpx.URL(handler.path).params.get("page", "1"))
         handler.send_json({"data": RECORDS[:1], "next": link(page)})
+
     return reply
 
 
@@ -190,8 +198,10 @@ def test_the_token_stays_home_when_a_next_link_points_to_another_host(
 
     message = _failure(_pull(college))
 
-    assert (f"riverbend_college: page 1 of the API links to another host ({elsewhere.url.removeprefix('http://')})"
-            in message)
+    assert (
+        f"riverbend_college: page 1 of the API links to another host ({elsewhere.url.removeprefix('http://')})"
+        in message
+    )
     assert [auth for _, auth in api.seen] == [f"Bearer {TOKEN}"]
     assert elsewhere.seen == []  # not followed at all, token or not
     assert _landed(college) == (3, 1) and not _pull_files(college)
@@ -331,10 +341,17 @@ def test_an_interrupted_database_pull_leaves_no_pull_file(
     database = tmp_path / "workforce.sqlite"
     engine = sa.create_engine(f"sqlite:///{database}")
     with engine.begin() as conn:
-        conn.execute(sa.text("create table ui_wage_records (person_state_id text, wage_quarter text, "
-                             "was_employed text, total_wages numeric, naics_sector text)"))
-        conn.execute(sa.text("insert into ui_wage_records values ('S1', '2024Q1', 'Y', 100, '61'), "
-                             "('S2', '2024Q1', 'Y', 200, '61')"))
+        conn.execute(
+            sa.text(
+                "create table ui_wage_records (person_state_id text, wage_quarter text, "
+                "was_employed text, total_wages numeric, naics_sector text)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into ui_wage_records values ('S1', '2024Q1', 'Y', 100, '61'), ('S2', '2024Q1', 'Y', 200, '61')"
+            )
+        )
     engine.dispose()
     monkeypatch.setenv("WORKFORCE_DB_URL", f"sqlite:///{database}")
     workdir = tmp_path / "incoming"
@@ -355,10 +372,13 @@ def test_an_interrupted_database_pull_leaves_no_pull_file(
     assert list(workdir.iterdir()) == []
 
 
-@pytest.mark.parametrize(("setting", "expected"), [
-    ("a line break after the token", f"riverbend_college: {TOKEN_ENV} holds a character no bearer token has"),
-    ("a password in the API's address", "/v1/enrollments?page=1&per_page=200 answered 404 Not Found"),
-])
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("a line break after the token", f"riverbend_college: {TOKEN_ENV} holds a character no bearer token has"),
+        ("a password in the API's address", "/v1/enrollments?page=1&per_page=200 answered 404 Not Found"),
+    ],
+)
 def test_the_token_and_the_address_password_never_show_in_a_failure(
     college: Home, api: HostileApi, monkeypatch: pytest.MonkeyPatch, setting: str, expected: str
 ) -> None:

@@ -14,11 +14,11 @@ import duckdb
 import pytest
 
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.core.registry import Registry, load_registry
+from pipelines.core.resources import BackboneResource
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.pseudonym import pseudonym
 from pipelines.quality.checks import build_expectations_check
-from pipelines.core.registry import Registry, load_registry
-from pipelines.core.resources import BackboneResource
 from tests.conftest import run_cli
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample" / "history"
@@ -44,6 +44,7 @@ def _no_traceback(result) -> None:
 
 
 # --- exports that are read as meant ------------------------------------------------------------------
+
 
 def _spanish_header_registry(tmp_path: Path) -> Registry:
     """The district's information system exports a Spanish header: 'Género' for the gender column."""
@@ -81,16 +82,28 @@ def test_an_export_in_another_encoding_or_layout_lands_exactly_as_sent(home: Hom
     (inbox / "enrollment_2021-22.csv").write_bytes(encode(table))
     ref = registry.dataset("enrollment")
 
-    dg.materialize([build_raw_asset(ref), build_expectations_check(ref)],
-                   resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
+    dg.materialize(
+        [build_raw_asset(ref), build_expectations_check(ref)],
+        resources={"backbone": BackboneResource(home=str(home.root))},
+        raise_on_error=False,
+    )
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         assert con.execute("select status, row_count from raw.submissions").fetchall() == [("accepted", len(table) - 1)]
-        landed = con.execute('select student_id, gender, cast(birth_date as varchar), _source_row '
-                             'from raw."riverbend_isd__enrollment" order by _source_row').fetchall()
+        landed = con.execute(
+            "select student_id, gender, cast(birth_date as varchar), _source_row "
+            'from raw."riverbend_isd__enrollment" order by _source_row'
+        ).fetchall()
     columns = table[0]
-    expected = [(pseudonym(row[columns.index("State Student ID")], b"test-link-key"), row[columns.index("Género")],
-                 row[columns.index("Birth Date")], header_line + number) for number, row in enumerate(table[1:], 1)]
+    expected = [
+        (
+            pseudonym(row[columns.index("State Student ID")], b"test-link-key"),
+            row[columns.index("Género")],
+            row[columns.index("Birth Date")],
+            header_line + number,
+        )
+        for number, row in enumerate(table[1:], 1)
+    ]
     assert landed == expected
 
 
@@ -123,16 +136,20 @@ def test_a_workbook_with_a_title_above_its_header_lands_under_its_excel_row_numb
     workbook.save(inbox / WORKBOOK.name)
     ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset("kindergarten_readiness")
 
-    assert dg.materialize([build_raw_asset(ref), build_expectations_check(ref)],
-                          resources={"backbone": BackboneResource(home=str(home.root))}).success
+    assert dg.materialize(
+        [build_raw_asset(ref), build_expectations_check(ref)],
+        resources={"backbone": BackboneResource(home=str(home.root))},
+    ).success
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
         assert con.execute("select status, row_count from raw.submissions").fetchall() == [("accepted", expected_rows)]
-        assert con.execute('select min(_source_row), max(_source_row) from raw."early_learning_coalition__'
-                           'kindergarten_readiness"').fetchall() == [(4, expected_rows + 3)]
+        assert con.execute(
+            'select min(_source_row), max(_source_row) from raw."early_learning_coalition__kindergarten_readiness"'
+        ).fetchall() == [(4, expected_rows + 3)]
 
 
 # --- files that are refused, naming what is wrong -------------------------------------------------------
+
 
 def _lines() -> list[str]:
     return _text(_table(ASSESSMENTS)).split("\r\n")[:-1]
@@ -182,12 +199,16 @@ LAST_LINE = len(_table(ASSESSMENTS))
 REFUSED = {  # name: (the file, what the partner is told)
     "unterminated_quote": (_unterminated_quote, "line 4: a quoted value is never closed"),
     "cut_short": (_cut_short, f"the last line (line {LAST_LINE}) has 3 of 7 columns: the file looks cut short"),
-    "two_columns_fold_to_one": (lambda: _extra_column("scale score "),
-                                "the header (line 1) has 2 columns that read as 'Scale Score' (case and spaces "
-                                "aside): column 6 'Scale Score', column 8 'scale score '"),
+    "two_columns_fold_to_one": (
+        lambda: _extra_column("scale score "),
+        "the header (line 1) has 2 columns that read as 'Scale Score' (case and spaces "
+        "aside): column 6 'Scale Score', column 8 'scale score '",
+    ),
     "duplicated_header_name": (lambda: _extra_column("Scale Score"), "2 columns that read as 'Scale Score'"),
-    "neither_utf8_nor_windows_1252": (_byte_that_no_encoding_has,
-                                      "line 2: byte 0x81 is neither UTF-8 nor Windows-1252 text"),
+    "neither_utf8_nor_windows_1252": (
+        _byte_that_no_encoding_has,
+        "line 2: byte 0x81 is neither UTF-8 nor Windows-1252 text",
+    ),
     "over_long_line": (_over_long_line, "line 3 is longer than 1 MB, the most one line may hold"),
 }
 
@@ -228,13 +249,19 @@ def test_broken_deliveries_are_each_refused_with_their_reason_and_nothing_of_the
         (inbox / f"assessments_{case}.csv").write_bytes(build())
     ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset("assessments")
 
-    dg.materialize([build_raw_asset(ref), build_expectations_check(ref)],
-                   resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
+    dg.materialize(
+        [build_raw_asset(ref), build_expectations_check(ref)],
+        resources={"backbone": BackboneResource(home=str(home.root))},
+        raise_on_error=False,
+    )
 
     with duckdb.connect(str(home.warehouse), read_only=True) as con:
-        submissions = {source: (status, rows, reason, archived) for source, status, rows, reason, archived in
-                       con.execute("select source, status, row_count, status_reason, archive_path "
-                                   "from raw.submissions").fetchall()}
+        submissions = {
+            source: (status, rows, reason, archived)
+            for source, status, rows, reason, archived in con.execute(
+                "select source, status, row_count, status_reason, archive_path from raw.submissions"
+            ).fetchall()
+        }
         landed = con.execute('select _source, count(*) from raw."riverbend_isd__assessments" group by 1').fetchall()
     assert submissions.pop(ASSESSMENTS.name)[:2] == ("accepted", LAST_LINE - 1)
     for case, (build, message) in REFUSED.items():
@@ -248,6 +275,7 @@ def test_broken_deliveries_are_each_refused_with_their_reason_and_nothing_of_the
 
 
 # --- workbooks built to exhaust the reader ----------------------------------------------------------------
+
 
 def _rezip(target: Path, replace: dict[str, bytes] | None = None, add: tuple[str, int] | None = None) -> Path:
     """The sample workbook with some parts replaced, and optionally a part of `add[1]` zero bytes."""
@@ -268,8 +296,9 @@ def _rezip(target: Path, replace: dict[str, bytes] | None = None, add: tuple[str
 def test_check_file_refuses_a_workbook_that_unzips_to_more_than_the_limit(tmp_path: Path) -> None:
     """A one-megabyte workbook that unzips to over a gigabyte (the reader once took 1.2 GB of memory for
     such a file and passed it) is refused from the zip's directory, before anything is unzipped."""
-    bomb = _rezip(tmp_path / "kindergarten_readiness_2025-26.xlsx",
-                  add=("xl/printerSettings/printerSettings1.bin", GIB))
+    bomb = _rezip(
+        tmp_path / "kindergarten_readiness_2025-26.xlsx", add=("xl/printerSettings/printerSettings1.bin", GIB)
+    )
     assert bomb.stat().st_size < 2 << 20
 
     result = run_cli("check-file", "--dataset", "kindergarten_readiness", str(bomb))
@@ -277,8 +306,10 @@ def test_check_file_refuses_a_workbook_that_unzips_to_more_than_the_limit(tmp_pa
     _no_traceback(result)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "the workbook unzips to 1 GB (1,07" in result.stderr
-    assert "more than the 1 GB (1,073,741,824 bytes) a workbook may hold (setting BACKBONE_MAX_WORKBOOK_MB)" \
+    assert (
+        "more than the 1 GB (1,073,741,824 bytes) a workbook may hold (setting BACKBONE_MAX_WORKBOOK_MB)"
         in result.stderr
+    )
 
 
 def test_check_file_refuses_a_sheet_claiming_more_cells_than_the_limit(tmp_path: Path) -> None:
@@ -287,12 +318,15 @@ def test_check_file_refuses_a_sheet_claiming_more_cells_than_the_limit(tmp_path:
     with zipfile.ZipFile(WORKBOOK) as source:
         sheet = source.read("xl/worksheets/sheet1.xml").decode()
     sheet = sheet.replace("<sheetViews>", '<dimension ref="A1:XFD1048576"/><sheetViews>', 1)
-    whole_grid = _rezip(tmp_path / "kindergarten_readiness_2025-26.xlsx",
-                        replace={"xl/worksheets/sheet1.xml": sheet.encode()})
+    whole_grid = _rezip(
+        tmp_path / "kindergarten_readiness_2025-26.xlsx", replace={"xl/worksheets/sheet1.xml": sheet.encode()}
+    )
 
     result = run_cli("check-file", "--dataset", "kindergarten_readiness", str(whole_grid))
 
     _no_traceback(result)
     assert result.returncode == 2, result.stdout + result.stderr
-    assert ("the sheet 'Readiness' spans 1,048,576 rows by 16,384 columns (dimension ref=\"A1:XFD1048576\"), "
-            "17,179,869,184 cells, more than the 20,000,000 a sheet may hold") in result.stderr
+    assert (
+        "the sheet 'Readiness' spans 1,048,576 rows by 16,384 columns (dimension ref=\"A1:XFD1048576\"), "
+        "17,179,869,184 cells, more than the 20,000,000 a sheet may hold"
+    ) in result.stderr

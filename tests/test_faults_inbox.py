@@ -16,13 +16,13 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.definitions import build_definitions
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, Home
+from pipelines.core.registry import Registry, load_registry
+from pipelines.core.resources import BackboneResource
+from pipelines.definitions import build_definitions
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.quality.checks import build_expectations_check
-from pipelines.core.registry import Registry, load_registry
-from pipelines.core.resources import BackboneResource
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 ENROLLMENT = SAMPLE / "history" / "riverbend_isd" / "enrollment_2021-22.csv"
@@ -37,8 +37,11 @@ def settling(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _ingest(home: Home, dataset: str, registry: Registry = REGISTRY) -> dg.ExecuteInProcessResult:
     ref = registry.dataset(dataset)
-    return dg.materialize([build_raw_asset(ref), build_expectations_check(ref)],
-                          resources={"backbone": BackboneResource(home=str(home.root))}, raise_on_error=False)
+    return dg.materialize(
+        [build_raw_asset(ref), build_expectations_check(ref)],
+        resources={"backbone": BackboneResource(home=str(home.root))},
+        raise_on_error=False,
+    )
 
 
 def _query(home: Home, sql: str) -> list[tuple]:
@@ -76,12 +79,13 @@ def test_a_csv_still_being_written_is_landed_only_once_its_writer_has_finished(h
     assert growing.read_bytes() == whole[: len(whole) // 2]  # not touched: its writer still has it open
 
     with growing.open("ab") as writer:
-        writer.write(whole[len(whole) // 2:])
+        writer.write(whole[len(whole) // 2 :])
     _age(growing, 2 * SETTLE)  # the writer finished a while ago
 
     assert _ingest(home, "enrollment").success
     assert _query(home, "select source, status, row_count, sha256 from raw.submissions") == [
-        (ENROLLMENT.name, "accepted", _rows(ENROLLMENT), _sha256(whole))]
+        (ENROLLMENT.name, "accepted", _rows(ENROLLMENT), _sha256(whole))
+    ]
     assert not growing.exists()
 
 
@@ -116,11 +120,14 @@ def _registry_with(tmp_path: Path, partner: str, old: str, new: str) -> Registry
     return load_registry(folder, EXPECTATIONS_DIR)
 
 
-@pytest.mark.parametrize("name", [
-    "enrollment_2022-23.csv.part",  # uploaded under a temporary name, renamed when done
-    "enrollment_2022-23.csv.tmp",
-    "enrollment_2022-23.csv.filepart",  # WinSCP's temporary name
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "enrollment_2022-23.csv.part",  # uploaded under a temporary name, renamed when done
+        "enrollment_2022-23.csv.tmp",
+        "enrollment_2022-23.csv.filepart",  # WinSCP's temporary name
+    ],
+)
 def test_an_upload_under_a_temporary_name_is_never_taken(home: Home, tmp_path: Path, name: str) -> None:
     """The district's file pattern is loose ('enrollment_*'); its SFTP client uploads under a temporary
     name and renames the file when the upload is complete. However old the temporary file is (a stalled
@@ -128,8 +135,9 @@ def test_an_upload_under_a_temporary_name_is_never_taken(home: Home, tmp_path: P
     registry = _registry_with(tmp_path, "riverbend_isd", 'files: "enrollment_*.csv"', 'files: "enrollment_*"')
     inbox = home.inbox / "riverbend_isd"
     inbox.mkdir(parents=True)
-    uploading = _age(Path(shutil.copy(SAMPLE / "history" / "riverbend_isd" / "enrollment_2022-23.csv",
-                                      inbox / name)), 2 * SETTLE)
+    uploading = _age(
+        Path(shutil.copy(SAMPLE / "history" / "riverbend_isd" / "enrollment_2022-23.csv", inbox / name)), 2 * SETTLE
+    )
     hidden = _age(Path(shutil.copy(ENROLLMENT, inbox / f".{ENROLLMENT.name}")), 2 * SETTLE)
     done = _age(Path(shutil.copy(ENROLLMENT, inbox / ENROLLMENT.name)), 2 * SETTLE)
 
@@ -161,7 +169,8 @@ def test_a_file_replaced_while_it_lands_is_filed_under_its_own_bytes_and_the_new
     assert _ingest(home, "enrollment").success
 
     assert _query(home, "select sha256, row_count from raw.submissions") == [
-        (_sha256(wrong.read_bytes()), _rows(wrong))]
+        (_sha256(wrong.read_bytes()), _rows(wrong))
+    ]
     assert _query(home, 'select distinct school_year from raw."riverbend_isd__enrollment"') == [("2021-22",)]
     (archived,) = (home.archive / "riverbend_isd").iterdir()
     assert archived.name == f"{_sha256(wrong.read_bytes())}.csv" and archived.read_bytes() == wrong.read_bytes()
@@ -170,7 +179,9 @@ def test_a_file_replaced_while_it_lands_is_filed_under_its_own_bytes_and_the_new
     assert _ingest(home, "enrollment").success
 
     assert _query(home, "select sha256, status, row_count from raw.submissions order by received_at") == [
-        (_sha256(wrong.read_bytes()), "accepted", _rows(wrong)), (_sha256(right.read_bytes()), "accepted", _rows(right))]
+        (_sha256(wrong.read_bytes()), "accepted", _rows(wrong)),
+        (_sha256(right.read_bytes()), "accepted", _rows(right)),
+    ]
     assert not dropped.exists()
 
 

@@ -16,15 +16,14 @@ import dagster as dg
 import duckdb
 import pytest
 
-from pipelines.definitions import build_definitions
 from pipelines.core.home import Home
 from pipelines.core.resources import BackboneResource
+from pipelines.definitions import build_definitions
 from tests.test_scorecard import CELLS, INDICATOR_COLUMNS, PROGRAM, PROGRAM_COLUMNS, _cell
 
 PUBLISH_KEYS = [dg.AssetKey(["publish", "serving_database"]), dg.AssetKey(["publish", "scorecard_site"])]
 # Each published set carries its own grade-3 reading value (2023-24, whole community) and program size.
-SETS = {"old": {"value": 0.47, "page": "47.0%", "served": 88},
-        "new": {"value": 0.52, "page": "52.0%", "served": 90}}
+SETS = {"old": {"value": 0.47, "page": "47.0%", "served": 88}, "new": {"value": 0.52, "page": "52.0%", "served": 90}}
 HEADLINE = "period = '2023-24' and geography_level = 'community' and dimension = 'all_students'"
 LEFTOVER_MARKS = (".new", ".old", ".partial", ".before-versions")
 
@@ -49,8 +48,10 @@ def _stock(home: Home, name: str) -> None:
         con.execute(f"create or replace table marts.indicator_values ({INDICATOR_COLUMNS})")
         con.executemany(f"insert into marts.indicator_values values ({', '.join('?' * 14)})", cells)
         con.execute(f"create or replace table marts.program_performance ({PROGRAM_COLUMNS})")
-        con.execute(f"insert into marts.program_performance values ({', '.join('?' * 19)})",
-                    (*PROGRAM[:3], marks["served"], *PROGRAM[4:]))
+        con.execute(
+            f"insert into marts.program_performance values ({', '.join('?' * 19)})",
+            (*PROGRAM[:3], marks["served"], *PROGRAM[4:]),
+        )
 
 
 def _publish(home: Home, name: str) -> None:
@@ -76,6 +77,7 @@ def _dying_at(home: Home, call: int | None) -> Iterator[Callable[[], int]]:
                 if made == call:
                     raise Crash(f"killed at {real.__name__}({source}, {destination})")
             return real(source, destination, *args, **kwargs)
+
         return move
 
     with pytest.MonkeyPatch.context() as patch:
@@ -97,15 +99,30 @@ def _set_seen(home: Home) -> str:
         seen[where] = next((name for name, marks in SETS.items() if marks[mark] == found), f"neither: {found!r}")
 
     with duckdb.connect(str(home.serving), read_only=True) as con:
-        which("serving.duckdb", "value", con.execute(f"select value from indicator_values where {HEADLINE}").fetchone()[0])
-        which("serving.duckdb program", "served",
-              con.execute("select students_served from program_performance").fetchone()[0])
+        which(
+            "serving.duckdb", "value", con.execute(f"select value from indicator_values where {HEADLINE}").fetchone()[0]
+        )
+        which(
+            "serving.duckdb program",
+            "served",
+            con.execute("select students_served from program_performance").fetchone()[0],
+        )
     for reader in ("read_parquet", "read_csv"):
         extension = reader.removeprefix("read_")
-        which(f"exports/indicator_values.{extension}", "value", duckdb.sql(
-            f"select value from {reader}('{home.exports / f'indicator_values.{extension}'}') where {HEADLINE}").fetchone()[0])
-        which(f"exports/program_performance.{extension}", "served", duckdb.sql(
-            f"select students_served from {reader}('{home.exports / f'program_performance.{extension}'}')").fetchone()[0])
+        which(
+            f"exports/indicator_values.{extension}",
+            "value",
+            duckdb.sql(
+                f"select value from {reader}('{home.exports / f'indicator_values.{extension}'}') where {HEADLINE}"
+            ).fetchone()[0],
+        )
+        which(
+            f"exports/program_performance.{extension}",
+            "served",
+            duckdb.sql(
+                f"select students_served from {reader}('{home.exports / f'program_performance.{extension}'}')"
+            ).fetchone()[0],
+        )
     assert (home.site / "index.html").is_file(), "no site/index.html"
     for page in ("index.html", "indicators/grade3_reading.html"):
         text = (home.site / page).read_text(encoding="utf-8")
@@ -117,8 +134,11 @@ def _set_seen(home: Home) -> str:
 
 def _published_files(home: Home) -> list[str]:
     """What a publish leaves under the instance dir, besides the warehouse and Dagster's files."""
-    return sorted(str(path.relative_to(home.root)) for path in home.root.rglob("*")
-                  if path.name != "warehouse.duckdb" and "dagster" not in path.relative_to(home.root).parts)
+    return sorted(
+        str(path.relative_to(home.root))
+        for path in home.root.rglob("*")
+        if path.name != "warehouse.duckdb" and "dagster" not in path.relative_to(home.root).parts
+    )
 
 
 @pytest.mark.parametrize("before", ["old", None], ids=["over a published set", "into a new instance"])
@@ -145,7 +165,8 @@ def test_a_publish_killed_at_any_rename_leaves_the_old_set_or_the_new_one(tmp_pa
         leftovers = [path for path in _published_files(home) if path.endswith(LEFTOVER_MARKS)]
         assert not leftovers, f"killed at rename {call}, the next publish left {leftovers}"
         assert len(_published_files(home)) == len(untouched), (
-            f"killed at rename {call}: {_published_files(home)} after the next publish, {untouched} without a crash")
+            f"killed at rename {call}: {_published_files(home)} after the next publish, {untouched} without a crash"
+        )
 
 
 def test_when_the_site_cannot_be_built_nothing_is_published(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:

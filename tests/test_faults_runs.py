@@ -98,17 +98,28 @@ def _partner_systems(tmp_path: Path, api: CollegeApi) -> dict[str, str]:
     """Settings for the partners whose systems are pulled: the API above, a wage table with no rows."""
     database = tmp_path / "workforce.sqlite"
     with sqlite3.connect(database) as con:
-        con.execute("create table if not exists ui_wage_records (person_state_id text, wage_quarter text, "
-                    "was_employed integer, total_wages real, naics_sector text)")
-    return {"RIVERBEND_COLLEGE_API_URL": api.url, "RIVERBEND_COLLEGE_API_TOKEN": "college-token",
-            "WORKFORCE_DB_URL": f"sqlite:///{database}"}
+        con.execute(
+            "create table if not exists ui_wage_records (person_state_id text, wage_quarter text, "
+            "was_employed integer, total_wages real, naics_sector text)"
+        )
+    return {
+        "RIVERBEND_COLLEGE_API_URL": api.url,
+        "RIVERBEND_COLLEGE_API_TOKEN": "college-token",
+        "WORKFORCE_DB_URL": f"sqlite:///{database}",
+    }
 
 
 def _start_run(env: dict[str, str]) -> subprocess.Popen:
     """`backbone run` in a child process of its own session, to be waited for or killed."""
-    return subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=PROJECT_ROOT, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env},
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run"],
+        cwd=PROJECT_ROOT,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **env},
+        start_new_session=True,
+    )
 
 
 def _runs(home: Home) -> list[dg.DagsterRun]:
@@ -127,8 +138,11 @@ def test_a_second_run_refuses_while_one_runs_and_starts_nothing(home, tmp_path, 
         second = run_cli("run", env=env)
 
         assert second.returncode == 3, second.stdout + second.stderr
-        assert re.search(rf"another run holds the warehouse: run {running.run_id} started \S+ by `backbone run` "
-                         rf"\(\S+@\S+, pid {first.pid}\)", second.stderr), second.stderr
+        assert re.search(
+            rf"another run holds the warehouse: run {running.run_id} started \S+ by `backbone run` "
+            rf"\(\S+@\S+, pid {first.pid}\)",
+            second.stderr,
+        ), second.stderr
         assert "Traceback" not in second.stderr
         assert [run.run_id for run in _runs(home)] == [running.run_id]  # no second run, no alerts job
     finally:
@@ -158,9 +172,21 @@ def test_a_run_launched_by_dagster_meanwhile_waits_for_the_warehouse(home, tmp_p
         assert held_college_api.requested.wait(WAIT), "the first run never reached the college's API"
         (running,) = _runs(home)
         launched = subprocess.Popen(
-            [str(Path(sys.executable).with_name("dagster")), "job", "execute", "-m", "pipelines.definitions",
-             "-j", "ingest_bright_futures_mentoring"], cwd=PROJECT_ROOT, text=True,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, **env})
+            [
+                str(Path(sys.executable).with_name("dagster")),
+                "job",
+                "execute",
+                "-m",
+                "pipelines.definitions",
+                "-j",
+                "ingest_bright_futures_mentoring",
+            ],
+            cwd=PROJECT_ROOT,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
         message = _wait_for_message(home, "ingest_bright_futures_mentoring", "Waiting for the warehouse", launched)
         assert f"another run holds the warehouse: run {running.run_id} started" in message
     finally:
@@ -184,8 +210,10 @@ def test_a_killed_run_is_marked_failed_and_the_next_run_succeeds(home, tmp_path,
     result = run_cli("run", env=env)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert f"run {killed.run_id} (backbone_pipeline) never finished: its process (pid {doomed.pid}) is gone; " \
-           "marked failed" in result.stdout
+    assert (
+        f"run {killed.run_id} (backbone_pipeline) never finished: its process (pid {doomed.pid}) is gone; "
+        "marked failed" in result.stdout
+    )
     runs = _runs(home)
     assert [run.status for run in runs] == [dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS]
     logs = [path.name for path in home.logs.glob("*.log")]

@@ -16,24 +16,33 @@ import duckdb
 import pytest
 
 from pipelines.core.home import PROJECT_ROOT
+from pipelines.core.sql import ident
+from pipelines.core.suites import BATCH_LINEAGE_COLUMNS, Suite, SuiteError, load_suite
 from pipelines.quality.gx_duckdb import ensure_duckdb_fix
 from pipelines.quality.gx_suite import to_gx
-from pipelines.core.suites import BATCH_LINEAGE_COLUMNS, Suite, SuiteError, load_suite
 from pipelines.quality.validation import ExpectationOutcome, ValidationReport, validate
-from pipelines.core.sql import ident
 
 EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
 
-DATASETS = ["enrollment", "assessments", "graduation", "kindergarten_readiness", "postsecondary_enrollment",
-            "completion", "employment", "program_participation"]
+DATASETS = [
+    "enrollment",
+    "assessments",
+    "graduation",
+    "kindergarten_readiness",
+    "postsecondary_enrollment",
+    "completion",
+    "employment",
+    "program_participation",
+]
 SUITES = {dataset: load_suite(dataset, EXPECTATIONS_DIR) for dataset in DATASETS}
 # Values for rules that are unexpected-rows queries rather than value sets or ranges.
 FORMATTED = {"school_year": "2024-25", "term": "2025FA", "quarter": "2025Q1", "program_code": "11.0701"}
 
 
 def _rule(suite: Suite, column: str, kind: str) -> dict[str, Any] | None:
-    return next((e["kwargs"] for e in suite.expectations if e["type"] == kind and e["kwargs"].get("column") == column),
-                None)
+    return next(
+        (e["kwargs"] for e in suite.expectations if e["type"] == kind and e["kwargs"].get("column") == column), None
+    )
 
 
 def _value(suite: Suite, column: str, i: int) -> Any:
@@ -66,12 +75,16 @@ def land(db: Path, suite: Suite, rows: list[dict[str, Any]]) -> str:
     columns = {**suite.columns, "_source_row": "BIGINT", "_parse_errors": "VARCHAR"}
     with duckdb.connect(str(db)) as con:
         con.execute("create schema if not exists raw")
-        con.execute(f"create or replace table raw.{ident(suite.name)} "
-                    f"({', '.join(f'{ident(c)} {t}' for c, t in columns.items())})")
+        con.execute(
+            f"create or replace table raw.{ident(suite.name)} "
+            f"({', '.join(f'{ident(c)} {t}' for c, t in columns.items())})"
+        )
         con.executemany(
             f"insert into raw.{ident(suite.name)} values ({', '.join('?' for _ in columns)})",
-            [[row.get(c) for c in suite.columns] + [row.get("_source_row", n + 2), row.get("_parse_errors")]
-             for n, row in enumerate(rows)],
+            [
+                [row.get(c) for c in suite.columns] + [row.get("_source_row", n + 2), row.get("_parse_errors")]
+                for n, row in enumerate(rows)
+            ],
         )
     select = ", ".join(ident(c) for c in [*suite.columns, *BATCH_LINEAGE_COLUMNS])
     return f"select {select} from raw.{ident(suite.name)}"
@@ -95,8 +108,9 @@ def test_gx_still_fails_on_duckdb_without_the_fix(tmp_path: Path) -> None:
         report = validation.validate(Path(sys.argv[1]), sys.argv[2], load_suite("assessments", Path("expectations")))
         print(report.model_dump_json())
     """)
-    result = subprocess.run([sys.executable, "-c", code, str(db), query], capture_output=True, text=True,
-                            cwd=PROJECT_ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(db), query], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300
+    )
     assert result.returncode == 0, result.stderr
     report = ValidationReport.model_validate_json(result.stdout.strip().splitlines()[-1])
     assert not report.success, "GX now validates DuckDB without the fix: remove pipelines/quality/gx_duckdb.py"
@@ -158,7 +172,9 @@ def test_a_flawed_batch_reports_exact_counts_values_and_source_rows(tmp_path: Pa
     assert failed["Scale score is required on every row."].sample_values == ["(blank)"]
     duplicate = failed["Each student may have only one score per school year and subject."]
     assert (duplicate.expectation_type, duplicate.columns) == (
-        "unexpected_rows_expectation", ["student_id", "school_year", "subject"])
+        "unexpected_rows_expectation",
+        ["student_id", "school_year", "subject"],
+    )
     assert (duplicate.unexpected_count, duplicate.element_count, duplicate.sample_rows) == (2, 21, [2, 40])
     assert duplicate.sample_values == [f"school_year=2024-25, subject={rows[0]['subject']}"]  # no pseudonym shown
     assert all(outcome.error is None for outcome in report.outcomes)
@@ -171,13 +187,23 @@ def test_an_error_inside_gx_is_a_failure_with_the_error(tmp_path: Path) -> None:
     suite = SUITES["program_participation"]
     db = tmp_path / "w.duckdb"
     query = land(db, suite, good_rows("program_participation"))
-    broken = suite.model_copy(update={"expectations": [
-        *suite.expectations,
-        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "mentor_name"},
-         "meta": {"notes": "Mentor name is required."}},
-        {"type": "unexpected_rows_expectation", "kwargs": {"unexpected_rows_query": "select * from {batch} where and"},
-         "meta": {"notes": "A broken rule.", "columns": ["exit_date"]}},
-    ]})
+    broken = suite.model_copy(
+        update={
+            "expectations": [
+                *suite.expectations,
+                {
+                    "type": "expect_column_values_to_not_be_null",
+                    "kwargs": {"column": "mentor_name"},
+                    "meta": {"notes": "Mentor name is required."},
+                },
+                {
+                    "type": "unexpected_rows_expectation",
+                    "kwargs": {"unexpected_rows_query": "select * from {batch} where and"},
+                    "meta": {"notes": "A broken rule.", "columns": ["exit_date"]},
+                },
+            ]
+        }
+    )
 
     report = validate(db, query, broken)
 
@@ -219,17 +245,29 @@ def test_every_suite_file_loads_and_builds_a_gx_suite(dataset: str) -> None:
 # (dataset, one realistic mistake in row 4, the check that must catch it)
 MISTAKES = [
     ("enrollment", {"grade": 13}, "Grade must be a whole number from 0 (kindergarten) to 12."),
-    ("assessments", {"school_year": "2024-2025"},
-     "School year must be written YYYY-YY with consecutive years, e.g. 2024-25."),
-    ("graduation", {"outcome": "D", "graduation_date": dt.date(2025, 6, 1)},
-     "A graduation date may only be given when the outcome is G (graduated)."),
-    ("kindergarten_readiness", {"readiness_level": "X"},
-     "Readiness level must be R (ready), A (approaching) or N (not yet ready)."),
+    (
+        "assessments",
+        {"school_year": "2024-2025"},
+        "School year must be written YYYY-YY with consecutive years, e.g. 2024-25.",
+    ),
+    (
+        "graduation",
+        {"outcome": "D", "graduation_date": dt.date(2025, 6, 1)},
+        "A graduation date may only be given when the outcome is G (graduated).",
+    ),
+    (
+        "kindergarten_readiness",
+        {"readiness_level": "X"},
+        "Readiness level must be R (ready), A (approaching) or N (not yet ready).",
+    ),
     ("postsecondary_enrollment", {"term": "2025FALL"}, "Term must be a year followed by FA, SP or SU, e.g. 2025FA."),
     ("completion", {"program_code": "117"}, "Program code must be a CIP code written NN.NNNN, e.g. 11.0701."),
     ("employment", {"quarterly_wages": 300000}, "Quarterly wages must be an amount between 0 and 250,000."),
-    ("program_participation", {"sessions_offered": 10, "sessions_attended": 12},
-     "Sessions attended cannot be more than sessions offered."),
+    (
+        "program_participation",
+        {"sessions_offered": 10, "sessions_attended": 12},
+        "Sessions attended cannot be more than sessions offered.",
+    ),
 ]
 
 
@@ -266,8 +304,10 @@ def _broken_suite(tmp_path: Path, edit) -> Path:
         (lambda d: d["meta"].update(key=["student_id", "year"]), "meta.key: 'year' is not one of meta.columns"),
         (lambda d: d["meta"]["columns"].update(grade="INT; drop table x"), "meta.columns.grade: String should match"),
         (lambda d: d["expectations"][3]["meta"].pop("notes"), "expectations.3.meta.notes: Field required"),
-        (lambda d: d["expectations"][4]["kwargs"].update(column="scale"),
-         "expectations.4.kwargs.column: 'scale' is not a column of the batch"),
+        (
+            lambda d: d["expectations"][4]["kwargs"].update(column="scale"),
+            "expectations.4.kwargs.column: 'scale' is not a column of the batch",
+        ),
         (lambda d: d["expectations"][-1]["meta"].pop("columns"), "expectations.16.meta.columns: list the columns"),
         (lambda d: d.update(name="assessment"), "name: 'assessment' must match the file name 'assessments'"),
         (lambda d: d.update(extra=1), "extra: Extra inputs are not permitted"),

@@ -72,8 +72,9 @@ def _crossings() -> list[Crossing]:
             elif target[0] == where[0] and target[1] != where[1]:
                 why = f"{where[1]} and {target[1]} are independent of each other"
             elif any(importer.startswith(source) for source in sample["source_modules"]) and any(
-                    imported == forbidden or imported.startswith(f"{forbidden}.")
-                    for forbidden in sample["forbidden_modules"]):
+                imported == forbidden or imported.startswith(f"{forbidden}.")
+                for forbidden in sample["forbidden_modules"]
+            ):
                 why = f"{where[1]} builds on pipelines.core only"
             else:
                 continue
@@ -88,8 +89,11 @@ def test_every_module_of_the_package_belongs_to_a_layer() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         relative = path.relative_to(PROJECT_ROOT)
         # A folder without __init__.py is invisible to the import contracts (and left out of the wheel).
-        problems += [f"{folder.relative_to(PROJECT_ROOT)} has no __init__.py" for folder in path.parents
-                     if PACKAGE in (folder, *folder.parents) and not (folder / "__init__.py").exists()]
+        problems += [
+            f"{folder.relative_to(PROJECT_ROOT)} has no __init__.py"
+            for folder in path.parents
+            if PACKAGE in (folder, *folder.parents) and not (folder / "__init__.py").exists()
+        ]
         module = ".".join(relative.with_suffix("").parts).removesuffix(".__init__")
         if module != "pipelines" and _place(module, layers) is None:
             problems.append(f"{relative} ({module}) is in no layer of [tool.importlinter] in pyproject.toml")
@@ -97,9 +101,14 @@ def test_every_module_of_the_package_belongs_to_a_layer() -> None:
 
 
 def test_the_import_contracts_are_kept() -> None:
-    result = subprocess.run([str(Path(sys.executable).with_name("lint-imports")), str(PYPROJECT),
-                             "--no-cache", "--no-logo"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("lint-imports")), str(PYPROJECT), "--no-cache", "--no-logo"],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+    )
     if "Contracts: " not in result.stdout:  # not a broken contract: the check itself could not run
         pytest.fail(f"lint-imports could not check the contracts:\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, "imports that break the package's layers:\n" + "\n".join(
-        str(crossing) for crossing in _crossings())
+        str(crossing) for crossing in _crossings()
+    )

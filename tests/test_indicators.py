@@ -55,6 +55,7 @@ FILES = {
 
 # --- the raw warehouse from the sample files --------------------------------------------------------
 
+
 def _records(path: Path) -> list[dict[str, object]]:
     """The delivery's records as the partner wrote them (text, or what Excel stores)."""
     if path.suffix == ".json":
@@ -62,7 +63,7 @@ def _records(path: Path) -> list[dict[str, object]]:
     if path.suffix == ".xlsx":
         sheet = load_workbook(path, read_only=True)["Readiness"]
         header, *rows = sheet.iter_rows(values_only=True)
-        return [dict(zip(header, row)) for row in rows]
+        return [dict(zip(header, row, strict=False)) for row in rows]
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
@@ -114,9 +115,10 @@ def _land_sample(con: duckdb.DuckDBPyConnection, workdir: Path) -> None:
             delivery = Delivery(file, source=file.name, format=format_for(file), sheet=ref.feed.sheet)
         landed = land(con, ref, delivery, LINK_KEY.encode(), workdir / "archive")
         assert landed.status == "pending", landed
-        con.execute("update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
-                    [status, None if status == "accepted" else "failed its blocking checks", LOADED_AT,
-                     landed.submission_id])
+        con.execute(
+            "update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
+            [status, None if status == "accepted" else "failed its blocking checks", LOADED_AT, landed.submission_id],
+        )
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +143,7 @@ def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 # --- an independent oracle: the same measures recomputed from the sample files ---------------------
 
+
 def _proportion(numerator: int, denominator: int) -> float:
     """Rounded half up to 4 decimals, as published."""
     return float((Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"), ROUND_HALF_UP))
@@ -156,8 +159,11 @@ def _sample_csv(partner: str, pattern: str) -> list[dict[str, str]]:
 
 
 def _sample_json(name: str) -> list[dict[str, str]]:
-    return [record for round_name in ("history", "current")
-            for record in json.loads((SAMPLE / round_name / "riverbend_college" / name).read_text(encoding="utf-8"))]
+    return [
+        record
+        for round_name in ("history", "current")
+        for record in json.loads((SAMPLE / round_name / "riverbend_college" / name).read_text(encoding="utf-8"))
+    ]
 
 
 def _enrollment() -> dict[tuple[str, str], dict[str, str]]:
@@ -229,15 +235,20 @@ def expected_completion(cohort: int) -> tuple[int, int]:
     enrollees = _college_enrollees(cohort)
     completed = sum(
         any(first <= day <= _plus_months(graduated, 12) for day in awards[student])
-        for student, (graduated, first) in enrollees.items())
+        for student, (graduated, first) in enrollees.items()
+    )
     return completed, len(enrollees)
 
 
 def expected_readiness(school_year: str, school_code: str) -> tuple[int, int]:
     """kindergarten_readiness at one receiving school: (ready, assessed)."""
-    rows = [row for round_name in ("history", "current")
-            for path in sorted((SAMPLE / round_name / "early_learning_coalition").glob(f"*_{school_year}.xlsx"))
-            for row in _records(path) if _text(row["Receiving School"]) == school_code]
+    rows = [
+        row
+        for round_name in ("history", "current")
+        for path in sorted((SAMPLE / round_name / "early_learning_coalition").glob(f"*_{school_year}.xlsx"))
+        for row in _records(path)
+        if _text(row["Receiving School"]) == school_code
+    ]
     return sum(row["Readiness"] == "R" for row in rows), len(rows)
 
 
@@ -260,8 +271,11 @@ def expected_employment(year: int) -> tuple[int, int]:
 
 def expected_program_year(program: str, school_year: str) -> tuple[int, int, int]:
     """program_performance how much / how well: (students served, meeting 75% dosage, offered any session)."""
-    rows = [row for row in _sample_csv("bright_futures_mentoring", f"participation_{school_year}.csv")
-            if row["Program"] == program]
+    rows = [
+        row
+        for row in _sample_csv("bright_futures_mentoring", f"participation_{school_year}.csv")
+        if row["Program"] == program
+    ]
     offered = [row for row in rows if int(row["Sessions Offered"]) > 0]
     meeting = [row for row in offered if int(row["Sessions Attended"]) / int(row["Sessions Offered"]) >= 0.75]
     return len(rows), len(meeting), len(offered)
@@ -269,12 +283,20 @@ def expected_program_year(program: str, school_year: str) -> tuple[int, int, int
 
 # --- the published measures ---------------------------------------------------------------------------
 
-CELL_SQL = ("select numerator, denominator, value, suppressed from marts.indicator_values where indicator_id = ? "
-            "and period = ? and geography = ? and dimension = ? and group_value = ?")
+CELL_SQL = (
+    "select numerator, denominator, value, suppressed from marts.indicator_values where indicator_id = ? "
+    "and period = ? and geography = ? and dimension = ? and group_value = ?"
+)
 
 
-def _cell(path: Path, indicator: str, period: str, geography: str = "Riverbend",
-          dimension: str = "all_students", group: str = "All students") -> tuple:
+def _cell(
+    path: Path,
+    indicator: str,
+    period: str,
+    geography: str = "Riverbend",
+    dimension: str = "all_students",
+    group: str = "All students",
+) -> tuple:
     rows = _query(path, CELL_SQL, [indicator, period, geography, dimension, group])
     assert len(rows) == 1, (indicator, period, geography, dimension, group, rows)
     return rows[0]
@@ -285,12 +307,16 @@ def _published(numerator: int, denominator: int) -> tuple:
     return numerator, denominator, _proportion(numerator, denominator), False
 
 
-def test_every_indicator_of_the_agenda_is_published_for_at_least_three_periods(sample_warehouse: Path,
-                                                                               agenda: Agenda) -> None:
+def test_every_indicator_of_the_agenda_is_published_for_at_least_three_periods(
+    sample_warehouse: Path, agenda: Agenda
+) -> None:
     periods = defaultdict(set)
-    for indicator, period in _query(sample_warehouse, "select indicator_id, period from marts.indicator_values "
-                                                      "where geography_level = 'community' "
-                                                      "and dimension = 'all_students' and not suppressed"):
+    for indicator, period in _query(
+        sample_warehouse,
+        "select indicator_id, period from marts.indicator_values "
+        "where geography_level = 'community' "
+        "and dimension = 'all_students' and not suppressed",
+    ):
         periods[indicator].add(period)
     assert set(periods) == {indicator.id for indicator in agenda.indicators}
     for indicator in agenda.indicators:
@@ -307,44 +333,54 @@ def test_every_indicator_of_the_agenda_is_published_for_at_least_three_periods(s
     assert periods["young_adult_employment"] == {"2022", "2023", "2024"}
 
 
-def test_every_geography_has_all_students_and_every_required_dimension(sample_warehouse: Path,
-                                                                       agenda: Agenda) -> None:
+def test_every_geography_has_all_students_and_every_required_dimension(sample_warehouse: Path, agenda: Agenda) -> None:
     dimensions = defaultdict(set)
     for indicator, period, level, geography, dimension in _query(
-            sample_warehouse, "select distinct indicator_id, period, geography_level, geography, dimension "
-                              "from marts.indicator_values"):
+        sample_warehouse,
+        "select distinct indicator_id, period, geography_level, geography, dimension from marts.indicator_values",
+    ):
         dimensions[(indicator, period, level, geography)].add(dimension)
     for (indicator_id, *_), found in dimensions.items():
         required = set(agenda.indicator(indicator_id).disaggregations) - {"school"}
         assert found == {"all_students"} | required, (indicator_id, found)
-    all_students = _query(sample_warehouse, "select count(*), count(distinct group_value) from marts.indicator_values "
-                                            "where dimension = 'all_students'")
+    all_students = _query(
+        sample_warehouse,
+        "select count(*), count(distinct group_value) from marts.indicator_values where dimension = 'all_students'",
+    )
     assert all_students == [(len(dimensions), 1)]  # exactly one 'All students' row per geography and period
 
 
-def test_indicators_that_require_school_are_published_for_every_school(sample_warehouse: Path,
-                                                                       agenda: Agenda) -> None:
+def test_indicators_that_require_school_are_published_for_every_school(sample_warehouse: Path, agenda: Agenda) -> None:
     schools = defaultdict(set)
-    for indicator, geography in _query(sample_warehouse, "select distinct indicator_id, geography from "
-                                                         "marts.indicator_values where geography_level = 'school'"):
+    for indicator, geography in _query(
+        sample_warehouse,
+        "select distinct indicator_id, geography from marts.indicator_values where geography_level = 'school'",
+    ):
         schools[indicator].add(geography)
     elementary = {"Riverside Elementary", "Oak Hill Elementary", "Mill Creek Elementary", "Lakeview Elementary"}
     high = {"Riverbend High", "Westfield High"}
     assert dict(schools) == {
-        "kindergarten_readiness": elementary, "grade3_reading": elementary,
-        "grade8_math": {"Riverbend Middle", "Eastside Middle"}, "hs_graduation_4yr": high,
-        "postsecondary_enrollment": high, "postsecondary_completion": high,
+        "kindergarten_readiness": elementary,
+        "grade3_reading": elementary,
+        "grade8_math": {"Riverbend Middle", "Eastside Middle"},
+        "hs_graduation_4yr": high,
+        "postsecondary_enrollment": high,
+        "postsecondary_completion": high,
     }
     assert all("school" in agenda.indicator(indicator).disaggregations for indicator in schools)
     assert "school" not in agenda.indicator("young_adult_employment").disaggregations
-    community = _query(sample_warehouse, "select distinct geography from marts.indicator_values "
-                                         "where geography_level = 'community'")
+    community = _query(
+        sample_warehouse, "select distinct geography from marts.indicator_values where geography_level = 'community'"
+    )
     assert community == [("Riverbend",)]
 
 
 def test_no_published_cell_is_small_or_recoverable(sample_warehouse: Path) -> None:
-    cells = _query(sample_warehouse, "select indicator_id, period, geography_level, geography, dimension, group_value, "
-                                     "numerator, denominator, value, suppressed from marts.indicator_values")
+    cells = _query(
+        sample_warehouse,
+        "select indicator_id, period, geography_level, geography, dimension, group_value, "
+        "numerator, denominator, value, suppressed from marts.indicator_values",
+    )
     assert all(row[7] >= MIN_CELL for row in cells if not row[9])
     assert all(row[6:9] == (None, None, None) for row in cells if row[9])
     assert any(row[9] for row in cells), "the sample has small groups: some cells must be suppressed"
@@ -367,27 +403,33 @@ def test_published_values_match_the_sample_recomputed_by_hand(sample_warehouse: 
     # college enrollment: district graduates linked to the college's API records, by senior-year status
     for group, (enrolled, graduates) in expected_college_enrollment_by_econ(2022).items():
         dimension = "all_students" if group == "All students" else "econ_disadvantaged"
-        assert _cell(sample_warehouse, "postsecondary_enrollment", "2022", dimension=dimension, group=group) == \
-            _published(enrolled, graduates)
+        assert _cell(
+            sample_warehouse, "postsecondary_enrollment", "2022", dimension=dimension, group=group
+        ) == _published(enrolled, graduates)
     assert _cell(sample_warehouse, "postsecondary_completion", "2023") == _published(*expected_completion(2023))
     # readiness: the coalition's workbook, one receiving school
-    assert _cell(sample_warehouse, "kindergarten_readiness", "2024-25", "Riverside Elementary") == \
-        _published(*expected_readiness("2024-25", "101"))
+    assert _cell(sample_warehouse, "kindergarten_readiness", "2024-25", "Riverside Elementary") == _published(
+        *expected_readiness("2024-25", "101")
+    )
     # employment: the workforce board's records with ages from the district's enrollment
     assert _cell(sample_warehouse, "young_adult_employment", "2023") == _published(*expected_employment(2023))
 
 
 def test_progress_is_measured_against_the_agenda(sample_warehouse: Path, agenda: Agenda) -> None:
-    rows = _query(sample_warehouse, "select indicator_id, period, geography_level, dimension, value, suppressed, "
-                                    "baseline_value, target_value, change_from_baseline, on_track "
-                                    "from marts.indicator_values")
+    rows = _query(
+        sample_warehouse,
+        "select indicator_id, period, geography_level, dimension, value, suppressed, "
+        "baseline_value, target_value, change_from_baseline, on_track "
+        "from marts.indicator_values",
+    )
     for indicator, period, level, dimension, value, suppressed, baseline, target, change, on_track in rows:
         goal = agenda.indicator(indicator)
         assert (baseline, target) == (goal.baseline.value, goal.target.value)
         assert change == (None if suppressed else round(value - baseline, 4))
         if level == "community" and dimension == "all_students":
             share = (period_start(period) - period_start(goal.baseline.period)) / (
-                period_start(goal.target.period) - period_start(goal.baseline.period))
+                period_start(goal.target.period) - period_start(goal.baseline.period)
+            )
             path = round(baseline + (target - baseline) * share, 4)
             assert on_track == (value >= path if goal.higher_is_better else value <= path), (indicator, period)
         else:
@@ -395,15 +437,28 @@ def test_progress_is_measured_against_the_agenda(sample_warehouse: Path, agenda:
 
 
 def test_program_performance_reports_both_programs_every_year(sample_warehouse: Path) -> None:
-    rows = _query(sample_warehouse, "select program_id, period, students_served, participants_meeting_dosage, "
-                                    "participants_with_sessions, dosage_share, participants_tested, "
-                                    "comparison_tested, participant_proficiency_rate, comparison_proficiency_rate, "
-                                    "proficiency_difference, better_off_suppressed from marts.program_performance")
+    rows = _query(
+        sample_warehouse,
+        "select program_id, period, students_served, participants_meeting_dosage, "
+        "participants_with_sessions, dosage_share, participants_tested, "
+        "comparison_tested, participant_proficiency_rate, comparison_proficiency_rate, "
+        "proficiency_difference, better_off_suppressed from marts.program_performance",
+    )
     published = {(row[0], row[1]): row[2:] for row in rows}
     years = ("2021-22", "2022-23", "2023-24", "2024-25")
     assert set(published) == {(program, year) for program in ("BFM-READ", "BFM-MENTOR") for year in years}
-    for (program, year), (served, meeting, offered, share, tested, compared, rate, comparison_rate,
-                          difference, better_off_suppressed) in published.items():
+    for (program, year), (
+        served,
+        meeting,
+        offered,
+        share,
+        tested,
+        compared,
+        rate,
+        comparison_rate,
+        difference,
+        better_off_suppressed,
+    ) in published.items():
         expected_served, expected_meeting, expected_offered = expected_program_year(program, year)
         assert (served, meeting, offered) == (expected_served, expected_meeting, expected_offered)
         assert share == _proportion(expected_meeting, expected_offered)
@@ -412,8 +467,10 @@ def test_program_performance_reports_both_programs_every_year(sample_warehouse: 
 
 
 def test_dbt_docs_build_and_every_mart_column_is_described(sample_warehouse: Path, tmp_path: Path) -> None:
-    done = run_dbt(["docs", "generate", "--quiet", "--target-path", str(tmp_path / "target")],
-                   env={"BACKBONE_WAREHOUSE": str(sample_warehouse)})
+    done = run_dbt(
+        ["docs", "generate", "--quiet", "--target-path", str(tmp_path / "target")],
+        env={"BACKBONE_WAREHOUSE": str(sample_warehouse)},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     catalog = json.loads((tmp_path / "target" / "catalog.json").read_text())
     manifest = json.loads((tmp_path / "target" / "manifest.json").read_text())

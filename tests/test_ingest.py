@@ -15,15 +15,15 @@ import pytest
 import sqlalchemy as sa
 
 from pipelines.core.home import PROJECT_ROOT, Home
+from pipelines.core.migrations import migrate
+from pipelines.core.registry import Registry
+from pipelines.core.resources import BackboneResource
+from pipelines.core.warehouse import connect
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.landing import land_all
-from pipelines.core.migrations import migrate
-from pipelines.core.warehouse import connect
 from pipelines.ingest.pseudonym import pseudonym
 from pipelines.quality.checks import build_expectations_check
-from pipelines.core.registry import Registry
-from pipelines.core.resources import BackboneResource
 from pipelines.sample.api import SampleCollegeApi
 from pipelines.sample.stage import stage_round
 from tests.conftest import LINK_KEY, bundled_partnership
@@ -64,8 +64,11 @@ def test_a_csv_drop_lands_typed_pseudonymized_rows_with_lineage(home: Home) -> N
     result = _ingest(home, "enrollment")
 
     assert result.success
-    rows = _query(home, 'select student_id, grade, birth_date, _partner, _source, _sha256, _source_row, '
-                        '_parse_errors from raw."riverbend_isd__enrollment" order by _source_row')
+    rows = _query(
+        home,
+        "select student_id, grade, birth_date, _partner, _source, _sha256, _source_row, "
+        '_parse_errors from raw."riverbend_isd__enrollment" order by _source_row',
+    )
     assert len(rows) == len(expected)
     first = rows[0]
     assert first[0] == pseudonym(expected[0]["State Student ID"], LINK_KEY.encode())
@@ -100,12 +103,17 @@ def test_an_instance_landed_with_text_pseudonyms_keeps_linking_its_students(home
     assert _ingest(home, "enrollment").success
 
     new_pseudonym = pseudonym(student, LINK_KEY.encode())
-    rows = _query(home, 'select school_year, _source from raw."riverbend_isd__enrollment" where student_id = ? '
-                        "order by school_year", [new_pseudonym])
+    rows = _query(
+        home,
+        'select school_year, _source from raw."riverbend_isd__enrollment" where student_id = ? order by school_year',
+        [new_pseudonym],
+    )
     assert rows == [("2020-21", None), ("2021-22", "enrollment_2021-22.csv")]
     # The run's schema migration converted the modelled copies too, and is recorded: it runs once.
     assert _query(home, "select student_id, school_year from staging.enrolled") == [(new_pseudonym, "2020-21")]
-    assert _query(home, "select name from meta.schema_migrations where number = 5") == [("student pseudonyms as UUIDs",)]
+    assert _query(home, "select name from meta.schema_migrations where number = 5") == [
+        ("student pseudonyms as UUIDs",)
+    ]
     with duckdb.connect(str(home.warehouse)) as con:
         assert migrate(con) == []
 
@@ -128,19 +136,25 @@ def test_deliveries_of_one_run_land_in_the_order_they_came_and_the_same_bytes_on
     """Files of one run land two at a time: the later delivery must still be the later one, and a file
     sent twice under another name must land once."""
     source = HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"
-    dropped = [_drop(home, "riverbend_isd", source),
-               _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2022-23.csv"),
-               _drop(home, "riverbend_isd", source, name="enrollment_2021-22 (resent).csv")]
+    dropped = [
+        _drop(home, "riverbend_isd", source),
+        _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2022-23.csv"),
+        _drop(home, "riverbend_isd", source, name="enrollment_2021-22 (resent).csv"),
+    ]
     for minute, path in enumerate(dropped, start=1):
         os.utime(path, (60.0 * minute, 60.0 * minute))
 
     assert _ingest(home, "enrollment").success
 
     assert _query(home, "select source from raw.submissions order by received_at") == [
-        ("enrollment_2021-22.csv",), ("enrollment_2022-23.csv",)]
-    assert _query(home, 'select _source, min(_loaded_at) = max(_loaded_at) from raw."riverbend_isd__enrollment" '
-                        "group by _source order by min(_loaded_at)") == [
-        ("enrollment_2021-22.csv", True), ("enrollment_2022-23.csv", True)]
+        ("enrollment_2021-22.csv",),
+        ("enrollment_2022-23.csv",),
+    ]
+    assert _query(
+        home,
+        'select _source, min(_loaded_at) = max(_loaded_at) from raw."riverbend_isd__enrollment" '
+        "group by _source order by min(_loaded_at)",
+    ) == [("enrollment_2021-22.csv", True), ("enrollment_2022-23.csv", True)]
     assert not list((home.inbox / "riverbend_isd").iterdir())  # the resent copy is done with too
 
 
@@ -151,9 +165,11 @@ def test_deliveries_checked_in_one_run_are_judged_each_on_its_own_rows(home: Hom
     lines = (HISTORY / "riverbend_isd" / "enrollment_2022-23.csv").read_text().splitlines()
     lines[4] = lines[4].replace(",101,", ",999,", 1)  # spreadsheet row 5: an unknown school code
     flawed.write_text("\n".join(lines) + "\n")
-    dropped = [_drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"),
-               _drop(home, "riverbend_isd", flawed),
-               _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2023-24.csv")]
+    dropped = [
+        _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2021-22.csv"),
+        _drop(home, "riverbend_isd", flawed),
+        _drop(home, "riverbend_isd", HISTORY / "riverbend_isd" / "enrollment_2023-24.csv"),
+    ]
     for minute, path in enumerate(dropped, start=1):
         os.utime(path, (60.0 * minute, 60.0 * minute))
 
@@ -161,11 +177,15 @@ def test_deliveries_checked_in_one_run_are_judged_each_on_its_own_rows(home: Hom
 
     assert not result.get_asset_check_evaluations()[0].passed
     assert _query(home, "select source, status from raw.submissions order by received_at") == [
-        ("enrollment_2021-22.csv", "accepted"), ("enrollment_2022-23.csv", "quarantined"),
-        ("enrollment_2023-24.csv", "accepted")]
-    assert _query(home, "select s.source, r.sample_values, r.sample_rows from quality.check_results r "
-                        "join raw.submissions s using (submission_id) where not r.success") == [
-        ("enrollment_2022-23.csv", '["999"]', "[5]")]
+        ("enrollment_2021-22.csv", "accepted"),
+        ("enrollment_2022-23.csv", "quarantined"),
+        ("enrollment_2023-24.csv", "accepted"),
+    ]
+    assert _query(
+        home,
+        "select s.source, r.sample_values, r.sample_rows from quality.check_results r "
+        "join raw.submissions s using (submission_id) where not r.success",
+    ) == [("enrollment_2022-23.csv", '["999"]', "[5]")]
 
 
 def test_landing_several_files_gives_the_database_its_threads_back(home: Home, registry: Registry) -> None:
@@ -201,9 +221,11 @@ def test_a_run_that_crashes_midway_is_rerun_without_duplicates_or_losses(
     assert _ingest(home, "enrollment").success
 
     expected = len(_csv_rows(HISTORY / "riverbend_isd" / "enrollment_2021-22.csv")) + len(
-        _csv_rows(HISTORY / "riverbend_isd" / "enrollment_2022-23.csv"))
-    assert _query(home, 'select count(*), count(distinct (student_id, school_year)) '
-                        'from raw."riverbend_isd__enrollment"') == [(expected, expected)]
+        _csv_rows(HISTORY / "riverbend_isd" / "enrollment_2022-23.csv")
+    )
+    assert _query(
+        home, 'select count(*), count(distinct (student_id, school_year)) from raw."riverbend_isd__enrollment"'
+    ) == [(expected, expected)]
     assert _query(home, "select count(*) from raw.submissions where status = 'accepted'") == [(2,)]
 
 
@@ -213,8 +235,11 @@ def test_an_excel_workbook_lands_with_real_dates(home: Home) -> None:
 
     assert _ingest(home, "kindergarten_readiness").success
 
-    rows = _query(home, 'select count(*), min(assessment_date), count(*) filter (where _parse_errors is not null) '
-                        'from raw."early_learning_coalition__kindergarten_readiness"')
+    rows = _query(
+        home,
+        "select count(*), min(assessment_date), count(*) filter (where _parse_errors is not null) "
+        'from raw."early_learning_coalition__kindergarten_readiness"',
+    )
     count, first_date, bad = rows[0]
     assert count > 50 and bad == 0
     assert first_date.year >= 2021
@@ -229,13 +254,15 @@ def test_a_workbook_lands_cell_for_cell_under_its_excel_row_numbers(home: Home, 
     sheet = book.active
     sheet.title = "Readiness"
     sheet["A2"] = "Student State ID"  # row 1 left blank above the header
-    for column, name in enumerate(["Year", "Receiving School", "Assessed On", "Total Score", "Readiness",
-                                   "Pre-K Program"], start=2):
+    for column, name in enumerate(
+        ["Year", "Receiving School", "Assessed On", "Total Score", "Readiness", "Pre-K Program"], start=2
+    ):
         sheet.cell(row=2, column=column, value=name)
-    for row, values in {3: ["S1", "2024-25", 101, dt.date(2024, 10, 2), 99.0, "R", "SP"],
-                        # row 4 blank; text with a comma, quotes and a line break; a score that is no whole number
-                        5: ["S2", " 2024-25 ", "102", dt.datetime(2024, 10, 3), 73.5, "N", 'Head Start, "HS"\nnote']
-                        }.items():
+    for row, values in {
+        3: ["S1", "2024-25", 101, dt.date(2024, 10, 2), 99.0, "R", "SP"],
+        # row 4 blank; text with a comma, quotes and a line break; a score that is no whole number
+        5: ["S2", " 2024-25 ", "102", dt.datetime(2024, 10, 3), 73.5, "N", 'Head Start, "HS"\nnote'],
+    }.items():
         for column, value in enumerate(values, start=1):
             sheet.cell(row=row, column=column, value=value)
     workbook = tmp_path / "kindergarten_readiness_2024-25.xlsx"
@@ -244,13 +271,24 @@ def test_a_workbook_lands_cell_for_cell_under_its_excel_row_numbers(home: Home, 
 
     _ingest(home, "kindergarten_readiness", raise_on_error=False)
 
-    rows = _query(home, "select _source_row, school_year, school_id, assessment_date, readiness_score, "
-                        "readiness_level, prek_program, _parse_errors "
-                        'from raw."early_learning_coalition__kindergarten_readiness" order by _source_row')
+    rows = _query(
+        home,
+        "select _source_row, school_year, school_id, assessment_date, readiness_score, "
+        "readiness_level, prek_program, _parse_errors "
+        'from raw."early_learning_coalition__kindergarten_readiness" order by _source_row',
+    )
     assert rows == [
         (3, "2024-25", "101", dt.date(2024, 10, 2), 99, "R", "SP", None),
-        (5, "2024-25", "102", dt.date(2024, 10, 3), None, "N", 'Head Start, "HS"\nnote',
-         "readiness_score: '73.5' is not a whole number"),
+        (
+            5,
+            "2024-25",
+            "102",
+            dt.date(2024, 10, 3),
+            None,
+            "N",
+            'Head Start, "HS"\nnote',
+            "readiness_score: '73.5' is not a whole number",
+        ),
     ]
 
 
@@ -266,6 +304,7 @@ def test_the_college_api_is_pulled_page_by_page_with_its_token(home: Home, monke
         refused = _ingest(home, "completion", raise_on_error=False)
 
     import json
+
     records = json.loads((home.sample / "api" / "enrollments.json").read_text())
     assert len(records) > 200  # more than one page of 200
     assert _query(home, 'select count(*) from raw."riverbend_college__postsecondary_enrollment"') == [(len(records),)]
@@ -285,8 +324,9 @@ def test_the_workforce_database_is_pulled_from_sqlite(home: Home, monkeypatch: p
 
     assert _ingest(home, "employment").success
 
-    assert _query(home, 'select count(*), count(distinct student_id) > 10 '
-                        'from raw."workforce_board__employment"') == [(len(_wage_rows()), True)]
+    assert _query(home, 'select count(*), count(distinct student_id) > 10 from raw."workforce_board__employment"') == [
+        (len(_wage_rows()), True)
+    ]
 
 
 def test_the_workforce_database_is_pulled_from_postgresql(
@@ -295,11 +335,19 @@ def test_the_workforce_database_is_pulled_from_postgresql(
     rows = _wage_rows()
     engine = sa.create_engine(postgres_url)
     with engine.begin() as conn:
-        conn.execute(sa.text(
-            "create table ui_wage_records (person_state_id text, wage_quarter text, was_employed text, "
-            "total_wages numeric(12,2), naics_sector text, primary key (person_state_id, wage_quarter))"))
-        conn.execute(sa.text("insert into ui_wage_records values (:person_state_id, :wage_quarter, "
-                             ":was_employed, nullif(:total_wages, '')::numeric, nullif(:naics_sector, ''))"), rows)
+        conn.execute(
+            sa.text(
+                "create table ui_wage_records (person_state_id text, wage_quarter text, was_employed text, "
+                "total_wages numeric(12,2), naics_sector text, primary key (person_state_id, wage_quarter))"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "insert into ui_wage_records values (:person_state_id, :wage_quarter, "
+                ":was_employed, nullif(:total_wages, '')::numeric, nullif(:naics_sector, ''))"
+            ),
+            rows,
+        )
     engine.dispose()
     monkeypatch.setenv("WORKFORCE_DB_URL", postgres_url)
 

@@ -1,6 +1,7 @@
 """`make` installs both environments from lock files only (see the Makefile's `lock`): a dependency
 declared but not re-locked would silently be missing, and a dbt environment with another duckdb than
 the pipeline's could not open the warehouse the pipeline wrote."""
+
 import re
 import tomllib
 from collections.abc import Callable
@@ -18,8 +19,10 @@ DBT_LOCK = PROJECT_ROOT / "dbt_project" / "requirements.lock.txt"
 
 def pins(lock: Path) -> dict[str, str]:
     """Name -> version of every `name==version` entry of a lock file."""
-    return {canonicalize_name(name): version
-            for name, version in re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", lock.read_text(), re.MULTILINE)}
+    return {
+        canonicalize_name(name): version
+        for name, version in re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", lock.read_text(), re.MULTILINE)
+    }
 
 
 def pipeline_declared() -> list[Requirement]:
@@ -34,10 +37,12 @@ def dbt_declared() -> list[Requirement]:
     return [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
 
 
-@pytest.mark.parametrize(("lock", "declared"), [(PIPELINE_LOCK, pipeline_declared), (DBT_LOCK, dbt_declared)],
-                         ids=["pipeline", "dbt"])
+@pytest.mark.parametrize(
+    ("lock", "declared"), [(PIPELINE_LOCK, pipeline_declared), (DBT_LOCK, dbt_declared)], ids=["pipeline", "dbt"]
+)
 def test_the_lock_pins_every_declared_dependency_within_its_range(
-        lock: Path, declared: Callable[[], list[Requirement]]) -> None:
+    lock: Path, declared: Callable[[], list[Requirement]]
+) -> None:
     pinned = pins(lock)
 
     def satisfied(requirement: Requirement) -> bool:

@@ -6,7 +6,6 @@ import datetime as dt
 import ssl
 from pathlib import Path
 
-import duckdb
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -18,14 +17,21 @@ from pipelines.alerts.outbox import deliver_queued, enqueue
 from pipelines.core.warehouse import connect
 from tests.conftest import Inbox, free_port
 
-MAIL = Mail(key="riverbend_isd-alert-1", partner="riverbend_isd", to=("a@isd.example.org", "b@isd.example.org"),
-            subject="Action needed", text="plain words", html="<p>plain words</p>")
+MAIL = Mail(
+    key="riverbend_isd-alert-1",
+    partner="riverbend_isd",
+    to=("a@isd.example.org", "b@isd.example.org"),
+    subject="Action needed",
+    text="plain words",
+    html="<p>plain words</p>",
+)
 
 
 def test_without_smtp_settings_mail_is_written_to_the_outbox_folder(tmp_path: Path) -> None:
     where = MailerResource().send(MAIL, tmp_path / "outbox")
 
     from email import message_from_bytes, policy
+
     message = message_from_bytes(Path(where).read_bytes(), policy=policy.default)
     assert message["To"] == "a@isd.example.org, b@isd.example.org"
     assert message.get_body(("plain",)).get_content().strip() == "plain words"
@@ -52,9 +58,14 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
     import ipaddress
+
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
@@ -62,8 +73,9 @@ def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
     )
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_path, key_path
 
 
@@ -81,13 +93,21 @@ def test_starttls_and_login_are_used_when_configured(tmp_path: Path, monkeypatch
         return AuthResult(success=auth_data.password == b"pw")
 
     inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True,
-                            authenticator=authenticator, auth_require_tls=True)
+    controller = Controller(
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticator,
+        auth_require_tls=True,
+    )
     controller.start()
     try:
         monkeypatch.setenv("BACKBONE_SMTP_PASSWORD", "pw")
-        mailer = MailerResource(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
-                                smtp_user="backbone", smtp_ca_file=str(cert))
+        mailer = MailerResource(
+            smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True, smtp_user="backbone", smtp_ca_file=str(cert)
+        )
         mailer.send(MAIL, tmp_path / "outbox")
     finally:
         controller.stop()

@@ -16,11 +16,15 @@ from pipelines.publish.serving import PublishRefused, publish
 from tests.conftest import bundled_partnership
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
-RULES = {"indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
-         "notes": []}
+RULES = {
+    "indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
+    "notes": [],
+}
 MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size  # 10
-COLUMNS = ("indicator_id varchar, period varchar, geography varchar, dimension varchar, group_value varchar, "
-           "numerator integer, denominator integer, value double, suppressed boolean")
+COLUMNS = (
+    "indicator_id varchar, period varchar, geography varchar, dimension varchar, group_value varchar, "
+    "numerator integer, denominator integer, value double, suppressed boolean"
+)
 
 
 def _warehouse(path: Path, *cells: str) -> Path:
@@ -57,8 +61,8 @@ def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_p
 @pytest.mark.parametrize(
     "cell",
     [
-        CELL.format(n=3, d=7, v=0.4286, s=False),        # a small cell published as if it were not
-        CELL.format(n="null", d=7, v="null", s=True),    # suppressed, but its size still shown
+        CELL.format(n=3, d=7, v=0.4286, s=False),  # a small cell published as if it were not
+        CELL.format(n="null", d=7, v="null", s=True),  # suppressed, but its size still shown
     ],
 )
 def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path, cell: str) -> None:
@@ -69,7 +73,7 @@ def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path
     before, versions = serving.read_bytes(), sorted(home.published.iterdir())
 
     _warehouse(warehouse, cell)
-    with pytest.raises(PublishRefused, match="1 row.s. counting fewer than 10"):
+    with pytest.raises(PublishRefused, match=r"1 row.s. counting fewer than 10"):
         _release(warehouse, home)
 
     assert serving.read_bytes() == before
@@ -79,13 +83,14 @@ def test_a_mart_that_would_show_a_count_under_10_is_not_published(tmp_path: Path
 
 def test_the_agendas_minimum_cell_size_is_what_the_gate_enforces(tmp_path: Path) -> None:
     agenda = tmp_path / "agenda.yml"
-    agenda.write_text(AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"),
-                      encoding="utf-8")
+    agenda.write_text(
+        AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"), encoding="utf-8"
+    )
     warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=9, d=15, v=0.6, s=False))
     serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
     publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)  # 15 people: enough under the sample's 10
 
-    with pytest.raises(PublishRefused, match="1 row.s. counting fewer than 20"):
+    with pytest.raises(PublishRefused, match=r"1 row.s. counting fewer than 20"):
         publish(warehouse, serving, exports, RULES, load_agenda(agenda).privacy.min_cell_size)
 
 
@@ -100,8 +105,14 @@ def test_csv_exports_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
 
     with (tmp_path / "exports" / "notes.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows == [["note", "amount"], ["'=HYPERLINK(\"http://x\")", "-5"], ["'+1", "1"], ["'-2", "2"],
-                    ["'@SUM(A1)", "3"], ["plain - text", "4"]]
+    assert rows == [
+        ["note", "amount"],
+        ['\'=HYPERLINK("http://x")', "-5"],
+        ["'+1", "1"],
+        ["'-2", "2"],
+        ["'@SUM(A1)", "3"],
+        ["plain - text", "4"],
+    ]
     with duckdb.connect(str(tmp_path / "serving.duckdb"), read_only=True) as con:  # the database keeps the truth
         assert con.execute("select note from notes where amount = -5").fetchone() == ('=HYPERLINK("http://x")',)
 
@@ -111,7 +122,7 @@ def test_a_mart_without_a_declared_privacy_rule_is_not_published(tmp_path: Path)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("create table marts.new_counts as select 'x' as grp, 3 as students")
 
-    with pytest.raises(PublishRefused, match="marts.new_counts declares no privacy rule"):
+    with pytest.raises(PublishRefused, match=r"marts\.new_counts declares no privacy rule"):
         publish(warehouse, tmp_path / "serving.duckdb", tmp_path / "exports", RULES, MIN_CELL_SIZE)
     assert not (tmp_path / "serving.duckdb").exists()
 
@@ -119,12 +130,15 @@ def test_a_mart_without_a_declared_privacy_rule_is_not_published(tmp_path: Path)
 def test_every_mart_of_the_dbt_project_declares_its_privacy_rule() -> None:
     import json
 
-    from pipelines.models.project import dbt_project
     from pipelines.core.privacy import privacy_rules
+    from pipelines.models.project import dbt_project
 
     manifest = json.loads(dbt_project().manifest_path.read_text())
-    marts = {node["name"] for node in manifest["nodes"].values()
-             if node["resource_type"] == "model" and node["config"].get("schema") == "marts"}
+    marts = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("schema") == "marts"
+    }
     rules = privacy_rules(manifest)
     assert marts and marts == set(rules)
     assert all(rule.sizes and rule.hidden for rule in rules["indicator_values"] + rules["program_performance"])

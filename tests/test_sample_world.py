@@ -19,7 +19,10 @@ from pipelines.sample.stage import stage_round
 from pipelines.sample.world import FIXED_FILE, FLAWED_FILE, generate
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
-RACES, SCHOOLS = set("AI AS BL HI PI WH MR".split()), {"101", "102", "103", "104", "201", "202", "301", "302"}
+RACES, SCHOOLS = (
+    set(["AI", "AS", "BL", "HI", "PI", "WH", "MR"]),
+    {"101", "102", "103", "104", "201", "202", "301", "302"},
+)
 
 
 def _csv(path: Path) -> list[dict[str, str]]:
@@ -28,8 +31,9 @@ def _csv(path: Path) -> list[dict[str, str]]:
 
 
 def _files(root: Path) -> list[str]:
-    return sorted(str(path.relative_to(root)) for path in root.rglob("*")
-                  if path.is_file() and path.name != "README.md")
+    return sorted(
+        str(path.relative_to(root)) for path in root.rglob("*") if path.is_file() and path.name != "README.md"
+    )
 
 
 def _xlsx_values(path: Path) -> list[tuple]:
@@ -72,8 +76,12 @@ def test_the_flaws_are_planted_only_in_the_current_assessments_and_fixed_in_v2(t
 
     lines = (tmp_path / "flawed" / FLAWED_FILE).read_text().splitlines()
     problems = Counter(flaw["problem"].split(" (")[0] for flaw in summary["flaws"])
-    assert problems == {"Scale Score 999": 1, "Subject 'READ'": 2, "exact duplicate of the row above": 1,
-                        "Scale Score 'N/A'": 1}
+    assert problems == {
+        "Scale Score 999": 1,
+        "Subject 'READ'": 2,
+        "exact duplicate of the row above": 1,
+        "Scale Score 'N/A'": 1,
+    }
     for flaw in summary["flaws"]:
         row = lines[flaw["line"] - 1].split(",")
         assert row[0] == flaw["student"]
@@ -90,15 +98,24 @@ def test_the_flaws_are_planted_only_in_the_current_assessments_and_fixed_in_v2(t
 # The bundled sample must pass strict suites (codes, ranges, keys, required fields) everywhere but in
 # the planted flaws, and the partners' files must describe the same students.
 
+
 def _rows(pattern: str) -> list[dict[str, str]]:
     """Rows of every bundled delivery matching `pattern`, both rounds (the flawed file excepted)."""
-    return [row for round_name in ("history", "current") for path in sorted((SAMPLE / round_name).glob(pattern))
-            if str(path.relative_to(SAMPLE)) != FLAWED_FILE for row in _csv(path)]
+    return [
+        row
+        for round_name in ("history", "current")
+        for path in sorted((SAMPLE / round_name).glob(pattern))
+        if str(path.relative_to(SAMPLE)) != FLAWED_FILE
+        for row in _csv(path)
+    ]
 
 
 def _records(name: str) -> list[dict[str, str]]:
-    return [record for round_name in ("history", "current")
-            for record in json.loads((SAMPLE / round_name / "riverbend_college" / name).read_text())]
+    return [
+        record
+        for round_name in ("history", "current")
+        for record in json.loads((SAMPLE / round_name / "riverbend_college" / name).read_text())
+    ]
 
 
 def _unique(rows: list[dict[str, str]], *key: str) -> None:
@@ -151,8 +168,11 @@ def test_assessments_and_readiness_are_for_students_enrolled_in_those_grades() -
 
 
 def test_college_records_are_for_graduates_after_they_graduate() -> None:
-    graduated = {row["State Student ID"]: dt.date.fromisoformat(row["Graduation Date"])
-                 for row in _rows("riverbend_isd/graduation_*.csv") if row["Outcome"] == "G"}
+    graduated = {
+        row["State Student ID"]: dt.date.fromisoformat(row["Graduation Date"])
+        for row in _rows("riverbend_isd/graduation_*.csv")
+        if row["Outcome"] == "G"
+    }
     enrollments, awards = _records("enrollments.json"), _records("awards.json")
     _unique(enrollments, "state_student_id", "term_code")
     _unique(awards, "state_student_id", "award_level")
@@ -208,8 +228,10 @@ def _pages(client: httpx.Client, url: str, per_page: int) -> list[list[dict]]:
 def test_the_college_api_pages_through_the_store_and_serves_newly_staged_records(tmp_path: Path) -> None:
     stage_round(SAMPLE / "history", tmp_path)
     store = json.loads((tmp_path / "sample" / "api" / "enrollments.json").read_text())
-    with SampleCollegeApi(store_dir=tmp_path / "sample" / "api", token="s3cret") as api, \
-            httpx.Client(base_url=api.url) as client:
+    with (
+        SampleCollegeApi(store_dir=tmp_path / "sample" / "api", token="s3cret") as api,
+        httpx.Client(base_url=api.url) as client,
+    ):
         pages = _pages(client, api.url + "/v1/enrollments", per_page=100)
         assert [record for page in pages for record in page] == store
         assert [len(page) for page in pages[:-1]] == [100] * (len(pages) - 1) and 0 < len(pages[-1]) <= 100
@@ -236,11 +258,15 @@ def test_staging_a_round_twice_changes_nothing_the_second_time(tmp_path: Path) -
     with sqlite3.connect(tmp_path / "sample" / "workforce_board.sqlite") as connection:
         assert connection.execute("select count(*) from ui_wage_records").fetchone() == (len(wages),)
         assert connection.execute("select count(*) from ui_wage_records where naics_sector is null").fetchone() == (
-            sum(not row["naics_sector"] for row in wages),)
+            sum(not row["naics_sector"] for row in wages),
+        )
     for kind in ("enrollments", "awards"):
         staged = json.loads((tmp_path / "sample" / "api" / f"{kind}.json").read_text())
         assert staged == json.loads((SAMPLE / "history" / "riverbend_college" / f"{kind}.json").read_text())
     assert f"({len(wages)} new)" in "\n".join(first) and "(0 new)" in "\n".join(second)
     inbox = sorted(path.name for path in (tmp_path / "inbox").rglob("*") if path.is_file())
-    assert inbox == sorted(path.name for path in (SAMPLE / "history").glob("*/*") if path.suffix in (".csv", ".xlsx")
-                           and path.parent.name != "workforce_board")
+    assert inbox == sorted(
+        path.name
+        for path in (SAMPLE / "history").glob("*/*")
+        if path.suffix in (".csv", ".xlsx") and path.parent.name != "workforce_board"
+    )

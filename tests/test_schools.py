@@ -11,17 +11,20 @@ import pytest
 from pipelines.core import home
 from pipelines.core.agenda import AgendaError, load_schools
 from pipelines.core.home import EXPECTATIONS_DIR, SCHOOLS_FILE
+from pipelines.core.suites import SuiteError, load_suite
 from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
-from pipelines.core.suites import SuiteError, load_suite
 
 NEW_SCHOOL = '  - {code: "105", name: Northside Elementary, level: Elementary}\n'
 
 
 def _school_rule(dataset: str) -> dict:
     suite = load_suite(dataset, EXPECTATIONS_DIR)
-    return next(rule for rule in suite.expectations
-                if rule["kwargs"].get("column") == "school_id" and "value_set" in rule["kwargs"])
+    return next(
+        rule
+        for rule in suite.expectations
+        if rule["kwargs"].get("column") == "school_id" and "value_set" in rule["kwargs"]
+    )
 
 
 def _with_new_school(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -43,28 +46,44 @@ def test_each_suite_accepts_the_codes_of_its_levels_and_names_them_to_the_partne
 def test_a_new_school_is_one_line_in_the_reference(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     schools = _with_new_school(tmp_path, monkeypatch)
 
-    assert "105" in _school_rule("kindergarten_readiness")["kwargs"]["value_set"]   # an elementary school
+    assert "105" in _school_rule("kindergarten_readiness")["kwargs"]["value_set"]  # an elementary school
     assert "105" in _school_rule("enrollment")["kwargs"]["value_set"]
-    assert "105" not in _school_rule("graduation")["kwargs"]["value_set"]           # not a high school
+    assert "105" not in _school_rule("graduation")["kwargs"]["value_set"]  # not a high school
     dbt_vars = {**project_dbt_vars(), "schools": [s.model_dump() for s in load_schools(schools)]}
-    done = run_dbt(["compile", "--quiet", "--output", "json", "--inline",
-                    "select {{ school_name(\"'105'\") }} as name, {{ school_level(\"'105'\") }} as level",
-                    "--target-path", str(tmp_path / "target")],
-                   env={"BACKBONE_WAREHOUSE": str(tmp_path / "w.duckdb")}, dbt_vars=dbt_vars)
+    done = run_dbt(
+        [
+            "compile",
+            "--quiet",
+            "--output",
+            "json",
+            "--inline",
+            "select {{ school_name(\"'105'\") }} as name, {{ school_level(\"'105'\") }} as level",
+            "--target-path",
+            str(tmp_path / "target"),
+        ],
+        env={"BACKBONE_WAREHOUSE": str(tmp_path / "w.duckdb")},
+        dbt_vars=dbt_vars,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     compiled = json.loads(done.stdout)["compiled"]
     assert "when '105' then 'Northside Elementary'" in compiled and "when '105' then 'Elementary'" in compiled
 
 
-def test_a_school_listed_twice_stops_the_checks_with_the_file_named(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_school_listed_twice_stops_the_checks_with_the_file_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     schools = tmp_path / "schools.yml"
-    schools.write_text(SCHOOLS_FILE.read_text(encoding="utf-8")
-                       + '  - {code: "101", name: Another Elementary, level: Elementary}\n', encoding="utf-8")
+    schools.write_text(
+        SCHOOLS_FILE.read_text(encoding="utf-8") + '  - {code: "101", name: Another Elementary, level: Elementary}\n',
+        encoding="utf-8",
+    )
     monkeypatch.setattr(home, "SCHOOLS_FILE", schools)
 
     with pytest.raises(AgendaError, match=f"{schools}: schools: code listed more than once: 101"):
         load_schools(schools)
-    with pytest.raises(SuiteError, match=r"kindergarten_readiness.json: expectations.\d+.kwargs.value_set: .*"
-                                         r"code listed more than once: 101"):
+    with pytest.raises(
+        SuiteError,
+        match=r"kindergarten_readiness.json: expectations.\d+.kwargs.value_set: .*"
+        r"code listed more than once: 101",
+    ):
         load_suite("kindergarten_readiness", EXPECTATIONS_DIR)

@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 from pipelines.core.agenda import load_agenda
 from pipelines.core.home import AGENDA_FILE
 from pipelines.core.partnership import Partnership
+from pipelines.core.privacy import PrivacyRule
 from pipelines.core.registry import Registry
 from pipelines.models.dbt_vars import project_dbt_vars
 from pipelines.models.project import run_dbt
-from pipelines.core.privacy import PrivacyRule
 from pipelines.publish.serving import privacy_violations
 from tests.conftest import bundled_partnership
 
@@ -32,9 +32,20 @@ MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size
 
 def _compiled_suppression(scratch: Path, dbt_vars: dict | None = None) -> str:
     """The macro as dbt compiles it for DuckDB (with the project's vars unless given), applied to `cells`."""
-    done = run_dbt(["compile", "--quiet", "--output", "json", "--inline", "{{ suppress_small_cells('cells') }}",
-                    "--target-path", str(scratch / "target")], env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")},
-                   dbt_vars=dbt_vars)
+    done = run_dbt(
+        [
+            "compile",
+            "--quiet",
+            "--output",
+            "json",
+            "--inline",
+            "{{ suppress_small_cells('cells') }}",
+            "--target-path",
+            str(scratch / "target"),
+        ],
+        env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")},
+        dbt_vars=dbt_vars,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)["compiled"]
 
@@ -45,18 +56,16 @@ def suppression_sql(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 # One dimension of one indicator and period: for each school, each group's (tested, proficient).
-school_groups = st.lists(
-    st.tuples(st.integers(0, 40), st.floats(0, 1)), min_size=len(GROUPS), max_size=len(GROUPS)
-)
+school_groups = st.lists(st.tuples(st.integers(0, 40), st.floats(0, 1)), min_size=len(GROUPS), max_size=len(GROUPS))
 distributions = st.lists(school_groups, min_size=1, max_size=len(SCHOOLS))
 
 
 def _cells(distribution: list[list[tuple[int, float]]]) -> list[tuple]:
     rows = []
     community: dict[str, list[int]] = {}
-    for school, groups in zip(SCHOOLS, distribution):
+    for school, groups in zip(SCHOOLS, distribution, strict=False):
         total = [0, 0]
-        for group, (tested, share) in zip(GROUPS, groups):
+        for group, (tested, share) in zip(GROUPS, groups, strict=False):
             if not tested:
                 continue  # a group with nobody tested has no row
             proficient = round(tested * share)
@@ -80,15 +89,19 @@ def _cells(distribution: list[list[tuple[int, float]]]) -> list[tuple]:
 def test_no_small_count_is_shown_and_no_hidden_cell_can_be_recovered(suppression_sql: str, distribution) -> None:
     cells = _cells(distribution)
     con = duckdb.connect()
-    con.execute("create table cells (indicator_id varchar, period varchar, geography_level varchar, geography varchar, "
-                "dimension varchar, group_value varchar, numerator integer, denominator integer, value double)")
+    con.execute(
+        "create table cells (indicator_id varchar, period varchar, geography_level varchar, geography varchar, "
+        "dimension varchar, group_value varchar, numerator integer, denominator integer, value double)"
+    )
     if cells:
         con.executemany("insert into cells values (?, ?, ?, ?, ?, ?, ?, ?, ?)", cells)
     con.execute("create schema marts")
     con.execute(f"create table marts.published as {suppression_sql}")
 
     assert privacy_violations(con, "published", RULE, MIN_CELL_SIZE) == 0
-    rows = con.execute("select geography, dimension, group_value, denominator, suppressed from marts.published").fetchall()
+    rows = con.execute(
+        "select geography, dimension, group_value, denominator, suppressed from marts.published"
+    ).fetchall()
     assert len(rows) == len(cells)
     original = {(c[3], c[4], c[5]): c[7] for c in cells}
     for geography, dimension, group, denominator, suppressed in rows:
@@ -110,28 +123,47 @@ def test_no_small_count_is_shown_and_no_hidden_cell_can_be_recovered(suppression
             assert not (len(flags) > 1 and sum(flags) == 1), f"a lone hidden cell {set_of}: {rows}"
 
 
-
-def test_a_minimum_cell_size_raised_in_the_agenda_suppresses_more_and_the_gate_enforces_it(registry: Registry,
-                                                                                         tmp_path: Path) -> None:
+def test_a_minimum_cell_size_raised_in_the_agenda_suppresses_more_and_the_gate_enforces_it(
+    registry: Registry, tmp_path: Path
+) -> None:
     agenda = tmp_path / "agenda.yml"
-    agenda.write_text(AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"),
-                      encoding="utf-8")
+    agenda.write_text(
+        AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"), encoding="utf-8"
+    )
     changed = load_agenda(agenda)
     raised = changed.privacy.min_cell_size
     # Riverbend's three groups of 15, 25 and 60 students, 100 in all
-    cells = [("grade3_reading", "2023-24", "community", "Riverbend", dimension, group, numerator, denominator,
-              round(numerator / denominator, 4))
-             for dimension, group, numerator, denominator in (
-                 ("race_ethnicity", "Asian", 9, 15), ("race_ethnicity", "White", 20, 25),
-                 ("race_ethnicity", "Hispanic", 30, 60), ("all_students", "All students", 59, 100))]
+    cells = [
+        (
+            "grade3_reading",
+            "2023-24",
+            "community",
+            "Riverbend",
+            dimension,
+            group,
+            numerator,
+            denominator,
+            round(numerator / denominator, 4),
+        )
+        for dimension, group, numerator, denominator in (
+            ("race_ethnicity", "Asian", 9, 15),
+            ("race_ethnicity", "White", 20, 25),
+            ("race_ethnicity", "Hispanic", 30, 60),
+            ("all_students", "All students", 59, 100),
+        )
+    ]
     con = duckdb.connect()
-    con.execute("create table cells (indicator_id varchar, period varchar, geography_level varchar, geography varchar, "
-                "dimension varchar, group_value varchar, numerator integer, denominator integer, value double)")
+    con.execute(
+        "create table cells (indicator_id varchar, period varchar, geography_level varchar, geography varchar, "
+        "dimension varchar, group_value varchar, numerator integer, denominator integer, value double)"
+    )
     con.executemany("insert into cells values (?, ?, ?, ?, ?, ?, ?, ?, ?)", cells)
     con.execute("create schema marts")
     con.execute(f"create table marts.sample as {_compiled_suppression(tmp_path / 'sample')}")
-    con.execute(f"create table marts.raised as "
-                f"{_compiled_suppression(tmp_path / 'raised', project_dbt_vars(Partnership(registry, changed)))}")
+    con.execute(
+        f"create table marts.raised as "
+        f"{_compiled_suppression(tmp_path / 'raised', project_dbt_vars(Partnership(registry, changed)))}"
+    )
 
     hidden = "select group_value from marts.{} where suppressed order by group_value"
     assert con.execute(hidden.format("sample")).fetchall() == []

@@ -31,19 +31,41 @@ class Override(NamedTuple):
 
 OVERRIDES = [
     # BackboneDbtCli reads dbt's version from its package metadata instead of running `dbt --version`.
-    Override("dagster_dbt:DbtCliResource", "_cli_version", functools.cached_property, ("self",),
-             ("cli",), "pipelines/models/assets.py (BackboneDbtCli._cli_version)"),
+    Override(
+        "dagster_dbt:DbtCliResource",
+        "_cli_version",
+        functools.cached_property,
+        ("self",),
+        ("cli",),
+        "pipelines/models/assets.py (BackboneDbtCli._cli_version)",
+    ),
     # BackboneDbtCli builds no dbt adapter in this process (dbt-core is not installed in it).
-    Override("dagster_dbt:DbtCliResource", "_initialize_dbt_core_adapter", type(lambda: None), ("self", "args"),
-             ("cli",), "pipelines/models/assets.py (BackboneDbtCli._initialize_dbt_core_adapter)"),
+    Override(
+        "dagster_dbt:DbtCliResource",
+        "_initialize_dbt_core_adapter",
+        type(lambda: None),
+        ("self", "args"),
+        ("cli",),
+        "pipelines/models/assets.py (BackboneDbtCli._initialize_dbt_core_adapter)",
+    ),
     # CountedUnexpectedRows judges an unexpected-rows rule by its row count.
-    Override("great_expectations.expectations:UnexpectedRowsExpectation", "_validate", type(lambda: None),
-             ("self", "metrics", "runtime_configuration", "execution_engine"), ("metrics_validate",),
-             "pipelines/quality/validation.py (CountedUnexpectedRows._validate)"),
+    Override(
+        "great_expectations.expectations:UnexpectedRowsExpectation",
+        "_validate",
+        type(lambda: None),
+        ("self", "metrics", "runtime_configuration", "execution_engine"),
+        ("metrics_validate",),
+        "pipelines/quality/validation.py (CountedUnexpectedRows._validate)",
+    ),
     # The DuckDB fix wraps the one static method every GX query goes through.
-    Override("great_expectations.execution_engine.sqlalchemy_execution_engine:SqlAlchemyExecutionEngine",
-             "_execute_query_with_recovery", staticmethod, ("connection", "query"),
-             ("execute_query", "execute_query_in_transaction"), "pipelines/quality/gx_duckdb.py"),
+    Override(
+        "great_expectations.execution_engine.sqlalchemy_execution_engine:SqlAlchemyExecutionEngine",
+        "_execute_query_with_recovery",
+        staticmethod,
+        ("connection", "query"),
+        ("execute_query", "execute_query_in_transaction"),
+        "pipelines/quality/gx_duckdb.py",
+    ),
 ]
 
 
@@ -69,14 +91,16 @@ def test_an_overridden_upstream_member_is_as_the_override_expects(override: Over
     cls = _class(override.upstream)
     revisit = f"revisit {override.revisit}"
     try:
-        owner, raw = _definition(cls, override.member)
+        _owner, raw = _definition(cls, override.member)
     except AttributeError:
         pytest.fail(f"{override} is gone: {revisit}")
     assert isinstance(raw, override.kind), (
-        f"{override} is now a {type(raw).__name__}, not a {override.kind.__name__}: {revisit}")
+        f"{override} is now a {type(raw).__name__}, not a {override.kind.__name__}: {revisit}"
+    )
     parameters = tuple(inspect.signature(_function(raw)).parameters)
     assert parameters == override.parameters, (
-        f"{override} now takes ({', '.join(parameters)}), not ({', '.join(override.parameters)}): {revisit}")
+        f"{override} now takes ({', '.join(parameters)}), not ({', '.join(override.parameters)}): {revisit}"
+    )
     for caller in override.used_by:
         source = inspect.getsource(_function(_definition(cls, caller)[1]))
         assert override.member in source, f"{override.upstream}.{caller} no longer uses {override.member}: {revisit}"
@@ -87,10 +111,11 @@ def test_the_project_overrides_take_the_upstream_parameters() -> None:
     from pipelines.models.assets import BackboneDbtCli
     from pipelines.quality.validation import _counted_unexpected_rows_class
 
-    ours = {("dagster_dbt:DbtCliResource", "_cli_version"): BackboneDbtCli,
-            ("dagster_dbt:DbtCliResource", "_initialize_dbt_core_adapter"): BackboneDbtCli,
-            ("great_expectations.expectations:UnexpectedRowsExpectation", "_validate"):
-                _counted_unexpected_rows_class()}
+    ours = {
+        ("dagster_dbt:DbtCliResource", "_cli_version"): BackboneDbtCli,
+        ("dagster_dbt:DbtCliResource", "_initialize_dbt_core_adapter"): BackboneDbtCli,
+        ("great_expectations.expectations:UnexpectedRowsExpectation", "_validate"): _counted_unexpected_rows_class(),
+    }
     for override in OVERRIDES:
         if (cls := ours.get((override.upstream, override.member))) is None:
             continue  # a patch, not a subclass: the wrapper passes its arguments on as they come
@@ -109,8 +134,11 @@ def test_the_private_job_type_named_in_type_hints_is_what_define_asset_job_retur
     import dagster as dg
 
     module, name = PRIVATE_TYPE.rsplit(".", 1)
-    users = sorted(str(path.relative_to(PROJECT_ROOT)) for path in (PROJECT_ROOT / "pipelines").rglob("*.py")
-                   if f"from {module} import {name}" in path.read_text(encoding="utf-8"))
+    users = sorted(
+        str(path.relative_to(PROJECT_ROOT))
+        for path in (PROJECT_ROOT / "pipelines").rglob("*.py")
+        if f"from {module} import {name}" in path.read_text(encoding="utf-8")
+    )
     revisit = f"revisit {', '.join(users)}"
     assert users, f"no module imports {PRIVATE_TYPE} any more: remove this test"
     try:
@@ -118,4 +146,5 @@ def test_the_private_job_type_named_in_type_hints_is_what_define_asset_job_retur
     except (ImportError, AttributeError):
         pytest.fail(f"{PRIVATE_TYPE} is gone: {revisit}")
     assert inspect.signature(dg.define_asset_job).return_annotation is private, (
-        f"dagster.define_asset_job no longer returns {PRIVATE_TYPE}: {revisit}")
+        f"dagster.define_asset_job no longer returns {PRIVATE_TYPE}: {revisit}"
+    )

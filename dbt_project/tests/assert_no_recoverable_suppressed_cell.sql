@@ -26,7 +26,7 @@ across_schools as (
         'across schools' as kind,
         indicator_id,
         period,
-        cast(null as {{ dbt.type_string() }}) as geography,
+        cast(null as {{ dbt.type_string() }}) as geography,  -- noqa: RF04
         dimension,
         group_value,
         count(*) as cells,

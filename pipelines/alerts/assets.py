@@ -4,21 +4,20 @@ Mail assets queue their mails in the outbox and then send every queued mail whos
 so whichever of them runs next also retries what an earlier run could not send.
 """
 
-
 import datetime as dt
 
 import dagster as dg
 
-from pipelines.core.clock import run_as_of
 from pipelines.alerts.compose import compose, new_problems, next_deliveries
 from pipelines.alerts.digest import compose_digest
 from pipelines.alerts.health import health_markdown, recent_health
-from pipelines.quality.timeliness import due_statuses, overdue_reminders
 from pipelines.alerts.mail import MailerResource
 from pipelines.alerts.outbox import MAX_ATTEMPTS, Delivered, Undelivered, deliver_queued, enqueue, reported, undelivered
 from pipelines.core.agenda import Agenda
+from pipelines.core.clock import run_as_of
 from pipelines.core.registry import Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.quality.timeliness import due_statuses, overdue_reminders
 
 ALERTS_KEY = dg.AssetKey(["alerts", "partner_alerts"])
 DIGESTS_KEY = dg.AssetKey(["alerts", "partner_digests"])
@@ -66,17 +65,21 @@ def build_alerts_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinitio
         group_name="alerts",
         kinds={"email"},
         pool=WAREHOUSE_POOL,
-        check_specs=[dg.AssetCheckSpec(
-            MAIL_CHECK, asset=ALERTS_KEY,
-            description=f"Fails when a mail could not be delivered after {MAX_ATTEMPTS} attempts and was given up.",
-        )],
+        check_specs=[
+            dg.AssetCheckSpec(
+                MAIL_CHECK,
+                asset=ALERTS_KEY,
+                description=f"Fails when a mail could not be delivered after {MAX_ATTEMPTS} attempts and was given up.",
+            )
+        ],
         description="Mails each partner's contacts (the backbone team in copy) about their own quarantined or "
         "unreadable deliveries and overdue datasets, one mail per partner, then sends every queued mail whose "
         "retry is due (outbox folder by default, SMTP when BACKBONE_SMTP_HOST is set). Started by a sensor after "
         "a pipeline run fails and by the reminder and mail-retry schedules.",
     )
-    def partner_alerts(context: dg.AssetExecutionContext, backbone: BackboneResource,
-                       mailer: MailerResource) -> dg.MaterializeResult:
+    def partner_alerts(
+        context: dg.AssetExecutionContext, backbone: BackboneResource, mailer: MailerResource
+    ) -> dg.MaterializeResult:
         as_of = run_as_of(context.run.tags)
         with backbone.warehouse() as con:
             problems = new_problems(con, registry)
@@ -86,8 +89,9 @@ def build_alerts_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinitio
             for partner_id in sorted(problems.keys() | overdue.keys()):
                 partner = registry.partners[partner_id]
                 mine, late = problems.get(partner_id, []), overdue.get(partner_id, [])
-                mail = compose(partner, mine, late, next_deliveries(registry, partner, by_table), mailer.team_address,
-                               agenda)
+                mail = compose(
+                    partner, mine, late, next_deliveries(registry, partner, by_table), mailer.team_address, agenda
+                )
                 queued += enqueue(con, mail, [item.key for item in [*mine, *late]], at=as_of)
             delivered = deliver_queued(con, mailer, backbone.paths.outbox, due_by=as_of)
             waiting = undelivered(con)
@@ -97,13 +101,25 @@ def build_alerts_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinitio
                 context.log.warning(f"mail to {item.partner} not delivered: {item.error}")
         given_up = [item for item in waiting if item.status == "failed"]
         return dg.MaterializeResult(
-            metadata={"as_of": as_of.isoformat(), "queued": queued, **_outbox_metadata(delivered, waiting),
-                      "data_health": dg.MetadataValue.md(health_markdown(health))},
-            check_results=[dg.AssetCheckResult(
-                check_name=MAIL_CHECK, passed=not given_up, severity=dg.AssetCheckSeverity.ERROR,
-                metadata={"given_up": dg.MetadataValue.md(
-                    "\n".join(f"- {item.partner}: {item.subject} ({item.last_error})" for item in given_up) or "None.")},
-            )],
+            metadata={
+                "as_of": as_of.isoformat(),
+                "queued": queued,
+                **_outbox_metadata(delivered, waiting),
+                "data_health": dg.MetadataValue.md(health_markdown(health)),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=MAIL_CHECK,
+                    passed=not given_up,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "given_up": dg.MetadataValue.md(
+                            "\n".join(f"- {item.partner}: {item.subject} ({item.last_error})" for item in given_up)
+                            or "None."
+                        )
+                    },
+                )
+            ],
         )
 
     return partner_alerts
@@ -118,8 +134,9 @@ def build_digest_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinitio
         description="Each partner's monthly digest (one per partner and month): its own delivery health and "
         "the movement of the shared indicators its data feeds. Started by the monthly digest schedule.",
     )
-    def partner_digests(context: dg.AssetExecutionContext, backbone: BackboneResource,
-                        mailer: MailerResource) -> dg.MaterializeResult:
+    def partner_digests(
+        context: dg.AssetExecutionContext, backbone: BackboneResource, mailer: MailerResource
+    ) -> dg.MaterializeResult:
         as_of = run_as_of(context.run.tags)
         with backbone.warehouse() as con:
             queued = sum(
@@ -128,7 +145,8 @@ def build_digest_asset(registry: Registry, agenda: Agenda) -> dg.AssetsDefinitio
             )
             delivered = deliver_queued(con, mailer, backbone.paths.outbox, due_by=as_of)
             waiting = undelivered(con)
-        return dg.MaterializeResult(metadata={"as_of": as_of.isoformat(), "queued": queued,
-                                              **_outbox_metadata(delivered, waiting)})
+        return dg.MaterializeResult(
+            metadata={"as_of": as_of.isoformat(), "queued": queued, **_outbox_metadata(delivered, waiting)}
+        )
 
     return partner_digests

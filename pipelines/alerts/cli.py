@@ -26,17 +26,21 @@ def _fail(message: str) -> None:
 @click.command()
 @click.option("--partner", "partner_id", required=True, help="Partner id, e.g. riverbend_isd.")
 @click.option("--dry-run", is_flag=True, help="Print the mail (text version) instead of sending it.")
-@click.option("--home", type=click.Path(path_type=Path), default=None,
-              help="Instance directory (default $BACKBONE_HOME or ./.backbone).")
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
+)
 def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     """A partner's monthly digest: its delivery health and the indicators its data feeds."""
     import duckdb
 
-    from pipelines.core.clock import utc_now
     from pipelines.alerts.digest import compose_digest
     from pipelines.alerts.mail import MailerResource
     from pipelines.alerts.outbox import deliver_queued, enqueue
     from pipelines.core.agenda import AgendaError, load_agenda
+    from pipelines.core.clock import utc_now
     from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, Home, InstanceError
     from pipelines.core.registry import RegistryError, load_registry
     from pipelines.core.suites import SuiteError
@@ -58,8 +62,9 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     try:
         if dry_run:
             # Read-only, and an empty in-memory database before the first run: a preview changes nothing.
-            with duckdb.connect(str(paths.warehouse) if paths.warehouse.exists() else ":memory:",
-                                read_only=paths.warehouse.exists()) as con:
+            with duckdb.connect(
+                str(paths.warehouse) if paths.warehouse.exists() else ":memory:", read_only=paths.warehouse.exists()
+            ) as con:
                 mail = compose_digest(con, registry, partner, as_of, mailer.team_address, agenda)
             console.print(f"To: {', '.join(mail.to)}\nCc: {', '.join(mail.cc)}\nSubject: {mail.subject}\n")
             console.print(mail.text, markup=False)

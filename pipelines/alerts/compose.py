@@ -20,14 +20,13 @@ from functools import cache
 import duckdb
 import jinja2
 
-from pipelines.core.agenda import Agenda
-from pipelines.quality.due import DueStatus
-from pipelines.quality.timeliness import Overdue
 from pipelines.alerts.mail import Mail
 from pipelines.alerts.outbox import reported
-from pipelines.core.sql import table_exists
+from pipelines.core.agenda import Agenda
 from pipelines.core.registry import DatasetRef, Partner, Registry, RegistryError
-from pipelines.core.sql import ident
+from pipelines.core.sql import ident, table_exists
+from pipelines.quality.due import DueStatus
+from pipelines.quality.timeliness import Overdue
 
 EXAMPLE_ROWS = 10
 
@@ -90,7 +89,9 @@ def _examples(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_id: st
     if not rows:
         return []
     theirs = ref.feed.columns
-    shown = [f"{ident(ours)} as {ident(theirs[ours])}" for ours in ref.suite.columns if ours not in ref.suite.pseudonymize]
+    shown = [
+        f"{ident(ours)} as {ident(theirs[ours])}" for ours in ref.suite.columns if ours not in ref.suite.pseudonymize
+    ]
     select = ", ".join(["_source_row as row", *shown])
     placeholders = ", ".join("?" for _ in rows[:EXAMPLE_ROWS])
     cursor = con.execute(
@@ -130,13 +131,20 @@ def _failed_checks(con: duckdb.DuckDBPyConnection, ref: DatasetRef, submission_i
         row_numbers = json.loads(sample_rows or "[]")[:EXAMPLE_ROWS]
         # Canonical names mean nothing to the partner: name their own columns (lineage columns stay out).
         theirs = [ref.feed.columns[name] for name in (columns or "").split(", ") if name in ref.feed.columns]
-        checks.append(FailedCheck(
-            notes=notes or expectation, expectation=expectation, columns=", ".join(theirs),
-            unexpected_count=unexpected, element_count=elements,
-            sample_values=[str(value) for value in json.loads(values or "[]")][:10],
-            sample_rows=row_numbers, error=error, fix=_fix(theirs, row_numbers, unexpected, error),
-            examples=_examples(con, ref, submission_id, row_numbers),
-        ))
+        checks.append(
+            FailedCheck(
+                notes=notes or expectation,
+                expectation=expectation,
+                columns=", ".join(theirs),
+                unexpected_count=unexpected,
+                element_count=elements,
+                sample_values=[str(value) for value in json.loads(values or "[]")][:10],
+                sample_rows=row_numbers,
+                error=error,
+                fix=_fix(theirs, row_numbers, unexpected, error),
+                examples=_examples(con, ref, submission_id, row_numbers),
+            )
+        )
     return checks
 
 
@@ -160,41 +168,68 @@ def new_problems(con: duckdb.DuckDBPyConnection, registry: Registry) -> dict[str
         except RegistryError:
             continue  # the partner or dataset left the registry; nobody left to tell
         checks = _failed_checks(con, ref, submission_id) if status == "quarantined" and has_results else []
-        problems.setdefault(partner_id, []).append(Problem(
-            key=key, dataset=dataset_id, source=source, received_at=f"{received_at:%Y-%m-%d %H:%M} UTC",
-            status=status, reason=reason, rows=rows, checks=checks,
-            recheck=f"backbone check-file --partner {partner_id} --dataset {dataset_id} {source}",
-        ))
+        problems.setdefault(partner_id, []).append(
+            Problem(
+                key=key,
+                dataset=dataset_id,
+                source=source,
+                received_at=f"{received_at:%Y-%m-%d %H:%M} UTC",
+                status=status,
+                reason=reason,
+                rows=rows,
+                checks=checks,
+                recheck=f"backbone check-file --partner {partner_id} --dataset {dataset_id} {source}",
+            )
+        )
     return problems
 
 
 def next_deliveries(registry: Registry, partner: Partner, statuses: dict[str, DueStatus]) -> list[NextDelivery]:
     """When each of the partner's datasets is next due (only its own datasets)."""
-    return [NextDelivery(ref.dataset_id, statuses[ref.table].next_due, statuses[ref.table].next_due_passed)
-            for ref in registry.datasets if ref.partner.id == partner.id]
+    return [
+        NextDelivery(ref.dataset_id, statuses[ref.table].next_due, statuses[ref.table].next_due_passed)
+        for ref in registry.datasets
+        if ref.partner.id == partner.id
+    ]
 
 
 def _subject(partner: Partner, problems: list[Problem], overdue: list[Overdue]) -> str:
     what = []
     if problems:
         deliveries = "a delivery" if len(problems) == 1 else f"{len(problems)} deliveries"
-        what.append(f"{deliveries} from {partner.name} could not be used "
-                    f"({', '.join(problem.source for problem in problems)})")
+        what.append(
+            f"{deliveries} from {partner.name} could not be used ({', '.join(problem.source for problem in problems)})"
+        )
     if overdue:
         datasets = _joined([item.dataset for item in overdue])
-        what.append(f"{'' if problems else f'{partner.name}: '}{datasets} "
-                    f"{'is' if len(overdue) == 1 else 'are'} overdue")
+        what.append(
+            f"{'' if problems else f'{partner.name}: '}{datasets} {'is' if len(overdue) == 1 else 'are'} overdue"
+        )
     lead = "Escalated" if any(item.escalated for item in overdue) else "Action needed" if problems else "Reminder"
     return f"{lead}: {' and '.join(what)}"
 
 
-def compose(partner: Partner, problems: list[Problem], overdue: list[Overdue], upcoming: list[NextDelivery],
-            team: str, agenda: Agenda) -> Mail:
+def compose(
+    partner: Partner,
+    problems: list[Problem],
+    overdue: list[Overdue],
+    upcoming: list[NextDelivery],
+    team: str,
+    agenda: Agenda,
+) -> Mail:
     """The partner's one mail for this run: its flawed deliveries, its overdue datasets, what is due next."""
     escalated = any(item.escalated for item in overdue)
     subject = _subject(partner, problems, overdue)
-    context = {"partner": partner, "problems": problems, "overdue": overdue, "upcoming": upcoming,
-               "escalated": escalated, "subject": subject, "team": team, "partnership": partnership(agenda)}
+    context = {
+        "partner": partner,
+        "problems": problems,
+        "overdue": overdue,
+        "upcoming": upcoming,
+        "escalated": escalated,
+        "subject": subject,
+        "team": team,
+        "partnership": partnership(agenda),
+    }
     keys = sorted([problem.key for problem in problems] + [item.key for item in overdue])
     digest = hashlib.sha256("|".join(keys).encode()).hexdigest()[:16]
     return Mail(

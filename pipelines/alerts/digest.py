@@ -15,14 +15,14 @@ from functools import cache
 import duckdb
 import yaml
 
-from pipelines.core.agenda import Agenda
 from pipelines.alerts.compose import next_deliveries, partnership, templates
 from pipelines.alerts.health import recent_health
-from pipelines.quality.timeliness import due_statuses
 from pipelines.alerts.mail import Mail
-from pipelines.core.sql import table_exists
+from pipelines.core.agenda import Agenda
 from pipelines.core.home import PROJECT_ROOT
 from pipelines.core.registry import Partner, Registry
+from pipelines.core.sql import table_exists
+from pipelines.quality.timeliness import due_statuses
 
 HEALTH_PERIODS = 3  # per dataset: enough to see a trend, short enough to read
 
@@ -76,8 +76,14 @@ def indicator_movements(con: duckdb.DuckDBPyConnection, indicators: dict[str, st
     return movements
 
 
-def compose_digest(con: duckdb.DuckDBPyConnection, registry: Registry, partner: Partner, as_of: dt.datetime,
-                   team: str, agenda: Agenda | None) -> Mail:
+def compose_digest(
+    con: duckdb.DuckDBPyConnection,
+    registry: Registry,
+    partner: Partner,
+    as_of: dt.datetime,
+    team: str,
+    agenda: Agenda | None,
+) -> Mail:
     """The partner's digest for the month of `as_of` (one per month: the month is in its key)."""
     refs = [ref for ref in registry.datasets if ref.partner.id == partner.id]
     indicators = None if agenda is None else fed_indicators(agenda, partner)

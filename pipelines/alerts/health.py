@@ -15,8 +15,9 @@ from pipelines.core.sql import table_exists
 from pipelines.publish.published import DataHealthRow
 
 
-def recent_health(con: duckdb.DuckDBPyConnection, partner_id: str | None = None,
-                  periods: int = 3) -> list[DataHealthRow] | None:
+def recent_health(
+    con: duckdb.DuckDBPyConnection, partner_id: str | None = None, periods: int = 3
+) -> list[DataHealthRow] | None:
     """Each dataset's latest `periods` periods, of one partner or all; None before the mart exists."""
     if not table_exists(con, "marts", "partner_data_health"):
         return None
@@ -35,9 +36,14 @@ def health_markdown(rows: list[DataHealthRow] | None) -> str:
         return "Not computed yet: the partner_data_health mart is built by the pipeline's dbt run."
     if not rows:
         return "No deliveries yet."
-    lines = ["| partner | dataset | period | delivered | checks failed / passed | rows accepted / rejected "
-             "| hours to fix |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {row.partner} | {row.dataset} | {row.period} | {row.timeliness} | {row.checks_failed} / "
-              f"{row.checks_passed} | {row.rows_accepted} / {row.rows_rejected} | "
-              f"{'' if row.hours_to_fix is None else row.hours_to_fix} |" for row in rows]
+    lines = [
+        "| partner | dataset | period | delivered | checks failed / passed | rows accepted / rejected | hours to fix |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {row.partner} | {row.dataset} | {row.period} | {row.timeliness} | {row.checks_failed} / "
+        f"{row.checks_passed} | {row.rows_accepted} / {row.rows_rejected} | "
+        f"{'' if row.hours_to_fix is None else row.hours_to_fix} |"
+        for row in rows
+    ]
     return "\n".join(lines)

@@ -21,12 +21,14 @@ DIGEST_JOB = "partner_digest_job"
 def build_alerts_job(registry: Registry) -> UnresolvedAssetJobDefinition:
     on_time = [dg.AssetCheckKey(raw_key(ref), FRESHNESS_CHECK) for ref in registry.datasets]
     return dg.define_asset_job(
-        ALERTS_JOB, selection=dg.AssetSelection.assets(ALERTS_KEY) | dg.AssetSelection.checks(*on_time),
+        ALERTS_JOB,
+        selection=dg.AssetSelection.assets(ALERTS_KEY) | dg.AssetSelection.checks(*on_time),
         description="Evaluate every dataset's delivered_on_time check, mail partners about new problems and "
         "overdue datasets, and retry queued mail.",
     )
 
 
 def build_digest_job() -> UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(DIGEST_JOB, selection=dg.AssetSelection.assets(DIGESTS_KEY),
-                               description="Send each partner its monthly digest.")
+    return dg.define_asset_job(
+        DIGEST_JOB, selection=dg.AssetSelection.assets(DIGESTS_KEY), description="Send each partner its monthly digest."
+    )

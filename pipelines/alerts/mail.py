@@ -43,10 +43,15 @@ class MailerResource(dg.ConfigurableResource):
     smtp_port: int | None = Field(default=None, description="default $BACKBONE_SMTP_PORT, else 587")
     smtp_starttls: bool | None = Field(default=None, description="default $BACKBONE_SMTP_STARTTLS, else true")
     smtp_user: str | None = Field(default=None, description="default $BACKBONE_SMTP_USER")
-    smtp_ca_file: str | None = Field(default=None, description="CA bundle for STARTTLS; default $BACKBONE_SMTP_CA_FILE, else the system's")
+    smtp_ca_file: str | None = Field(
+        default=None, description="CA bundle for STARTTLS; default $BACKBONE_SMTP_CA_FILE, else the system's"
+    )
     sender: str | None = Field(default=None, description="From: address; default $BACKBONE_MAIL_FROM")
-    team: str | None = Field(default=None, description="The backbone data team, copied on every partner mail; "
-                             "default $BACKBONE_TEAM_EMAIL, else " + DEFAULT_TEAM)
+    team: str | None = Field(
+        default=None,
+        description="The backbone data team, copied on every partner mail; "
+        "default $BACKBONE_TEAM_EMAIL, else " + DEFAULT_TEAM,
+    )
 
     @property
     def host(self) -> str | None:

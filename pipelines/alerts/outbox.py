@@ -17,12 +17,13 @@ from smtplib import SMTPException
 
 import duckdb
 
-from pipelines.core.clock import utc_now
 from pipelines.alerts.mail import Mail, MailerResource
+from pipelines.core.clock import utc_now
 from pipelines.core.sql import table_exists, transaction
 
 RETRY_AFTER = dt.timedelta(minutes=5)
 MAX_ATTEMPTS = 8
+
 
 @dataclass(frozen=True)
 class Delivered:
@@ -44,8 +45,7 @@ def reported(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {row[0] for row in con.execute("select problem_key from alerts.mail_problems").fetchall()}
 
 
-def enqueue(con: duckdb.DuckDBPyConnection, mail: Mail, problem_keys: list[str],
-            at: dt.datetime | None = None) -> bool:
+def enqueue(con: duckdb.DuckDBPyConnection, mail: Mail, problem_keys: list[str], at: dt.datetime | None = None) -> bool:
     """Queue `mail` (due at once) unless its key is already known; returns whether it was new."""
     if con.execute("select 1 from alerts.outbox where mail_key = ?", [mail.key]).fetchone():
         return False
@@ -54,16 +54,26 @@ def enqueue(con: duckdb.DuckDBPyConnection, mail: Mail, problem_keys: list[str],
         con.execute(
             "insert into alerts.outbox (mail_key, partner, recipients, cc, subject, text_body, html_body, status, "
             "attempts, created_at, next_attempt_at) values (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?)",
-            [mail.key, mail.partner, json.dumps(list(mail.to)), json.dumps(list(mail.cc)), mail.subject, mail.text,
-             mail.html, queued_at, queued_at],
+            [
+                mail.key,
+                mail.partner,
+                json.dumps(list(mail.to)),
+                json.dumps(list(mail.cc)),
+                mail.subject,
+                mail.text,
+                mail.html,
+                queued_at,
+                queued_at,
+            ],
         )
         for key in problem_keys:
             con.execute("insert or ignore into alerts.mail_problems values (?, ?)", [key, mail.key])
     return True
 
 
-def deliver_queued(con: duckdb.DuckDBPyConnection, mailer: MailerResource, outbox_dir: Path,
-                   due_by: dt.datetime | None = None) -> list[Delivered]:
+def deliver_queued(
+    con: duckdb.DuckDBPyConnection, mailer: MailerResource, outbox_dir: Path, due_by: dt.datetime | None = None
+) -> list[Delivered]:
     """Try the queued mails whose backoff has passed by `due_by`; every queued mail when None."""
     now = due_by or utc_now()
     queued = con.execute(
@@ -75,8 +85,9 @@ def deliver_queued(con: duckdb.DuckDBPyConnection, mailer: MailerResource, outbo
     results = []
     for key, partner, recipients, cc, subject, text, html, attempts in queued:
         to = json.loads(recipients)
-        mail = Mail(key=key, partner=partner, to=tuple(to), cc=tuple(json.loads(cc)), subject=subject,
-                    text=text, html=html)
+        mail = Mail(
+            key=key, partner=partner, to=tuple(to), cc=tuple(json.loads(cc)), subject=subject, text=text, html=html
+        )
         try:
             where = mailer.send(mail, outbox_dir)
         except (OSError, SMTPException) as exc:
@@ -122,5 +133,7 @@ def due_for_retry(con: duckdb.DuckDBPyConnection, as_of: dt.datetime) -> int:
     """Queued mails whose next try is due at `as_of` (read-only: the outbox may not exist yet)."""
     if not table_exists(con, "alerts", "outbox"):
         return 0
-    return con.execute("select count(*) from alerts.outbox where status = 'queued' "
-                       "and coalesce(next_attempt_at, created_at) <= ?", [as_of]).fetchone()[0]
+    return con.execute(
+        "select count(*) from alerts.outbox where status = 'queued' and coalesce(next_attempt_at, created_at) <= ?",
+        [as_of],
+    ).fetchone()[0]

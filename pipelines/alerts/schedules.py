@@ -4,15 +4,14 @@ Each run is stamped with its tick time (pipelines.core.clock), which it judges d
 backoff by.
 """
 
-
 import datetime as dt
 from typing import TYPE_CHECKING
 
 import dagster as dg
 import duckdb
 
-from pipelines.core.clock import as_of_tag, utc_now
 from pipelines.alerts.outbox import due_for_retry
+from pipelines.core.clock import as_of_tag, utc_now
 from pipelines.core.resources import BackboneResource
 
 if TYPE_CHECKING:  # define_asset_job's return type is not exported by dagster
@@ -54,8 +53,9 @@ def build_mail_retry_schedule(alerts_job: "UnresolvedAssetJobDefinition") -> dg.
         description="Starts the alerts job when a mail the server refused or could not take is due for "
         "another try (exponential backoff, see alerts.outbox.next_attempt_at).",
     )
-    def retry_queued_mail(context: dg.ScheduleEvaluationContext,
-                          backbone: BackboneResource) -> dg.RunRequest | dg.SkipReason:
+    def retry_queued_mail(
+        context: dg.ScheduleEvaluationContext, backbone: BackboneResource
+    ) -> dg.RunRequest | dg.SkipReason:
         tick = _tick(context)
         if not backbone.paths.warehouse.exists():
             return dg.SkipReason("No warehouse yet, so no mail.")

@@ -19,27 +19,46 @@ from typing import Any
 import duckdb
 import yaml
 
-from pipelines.core.agenda import BREAKDOWNS, load_agenda, load_schools
 from pipelines.bench.measure import Stopwatch
+from pipelines.core.agenda import BREAKDOWNS, load_agenda, load_schools
 from pipelines.core.home import AGENDA_FILE, EXPECTATIONS_DIR, PARTNERS_DIR, PROJECT_ROOT, SCHOOLS_FILE
-from pipelines.ingest.pseudonym import bind_link_key, pseudonym_sql
-from pipelines.core.suites import Suite
 from pipelines.core.registry import DatasetRef, load_registry
 from pipelines.core.sql import ident, literal
+from pipelines.core.suites import Suite
+from pipelines.ingest.pseudonym import bind_link_key, pseudonym_sql
 
 PARTNER = "riverbend_isd"
 DATASETS = ("enrollment", "assessments")
 INDICATOR = "grade3_reading"
 ROUNDS = ("history", "current")
-INDICATOR_COLUMNS = ("indicator_id", "period", "geography_level", "geography", "dimension", "group_value",
-                     "numerator", "denominator", "value", "suppressed", "baseline_value", "target_value",
-                     "change_from_baseline", "on_track")
+INDICATOR_COLUMNS = (
+    "indicator_id",
+    "period",
+    "geography_level",
+    "geography",
+    "dimension",
+    "group_value",
+    "numerator",
+    "denominator",
+    "value",
+    "suppressed",
+    "baseline_value",
+    "target_value",
+    "change_from_baseline",
+    "on_track",
+)
 _INTEGER_TYPES = {"SMALLINT", "INTEGER", "BIGINT"}
 
 # The labels dbt publishes codes under (dbt_project/macros/codes/; schools: sources/schools.yml).
-RACES = {"AI": "American Indian/Alaska Native", "AS": "Asian", "BL": "Black/African American",
-         "HI": "Hispanic/Latino", "PI": "Native Hawaiian/Pacific Islander", "WH": "White",
-         "MR": "Two or more races"}
+RACES = {
+    "AI": "American Indian/Alaska Native",
+    "AS": "Asian",
+    "BL": "Black/African American",
+    "HI": "Hispanic/Latino",
+    "PI": "Native Hawaiian/Pacific Islander",
+    "WH": "White",
+    "MR": "Two or more races",
+}
 GENDERS = {"F": "Female", "M": "Male", "X": "Nonbinary/not specified"}
 FLAGS = {  # enrollment column -> published dimension's labels (Y, N)
     "econ_disadvantaged": ("Economically disadvantaged", "Not economically disadvantaged"),
@@ -64,8 +83,11 @@ class Submission:
 
 def delivered_files(deliveries: Path, ref: DatasetRef) -> list[Path]:
     """The dataset's files in the order the pipeline lands them: round by round, by name."""
-    return [path for round_name in ROUNDS
-            for path in sorted((deliveries / round_name / ref.partner.id).glob(ref.feed.files or ""))]
+    return [
+        path
+        for round_name in ROUNDS
+        for path in sorted((deliveries / round_name / ref.partner.id).glob(ref.feed.files or ""))
+    ]
 
 
 def _case(column: str, mapping: dict[str, str]) -> str:
@@ -74,6 +96,7 @@ def _case(column: str, mapping: dict[str, str]) -> str:
 
 
 # --- load ------------------------------------------------------------------------------------------
+
 
 def _load_sql(path: Path, ref: DatasetRef) -> str:
     """Read, trim, type and pseudonymize one delivery into temp table `batch` (one statement)."""
@@ -87,17 +110,23 @@ def _load_sql(path: Path, ref: DatasetRef) -> str:
         if base == "VARCHAR":
             values.append(f"{text} as {ident(column)}")
             continue
-        typed = (f"case when regexp_full_match({text}, '[+-]?[0-9]+') then try_cast({text} as {duck_type}) end"
-                 if base in _INTEGER_TYPES else f"try_cast({text} as {duck_type})")
+        typed = (
+            f"case when regexp_full_match({text}, '[+-]?[0-9]+') then try_cast({text} as {duck_type}) end"
+            if base in _INTEGER_TYPES
+            else f"try_cast({text} as {duck_type})"
+        )
         values.append(f"{typed} as {ident(column)}")
         problems.append(f"case when {text} is not null and ({typed}) is null then {literal(column)} end")
     errors = f"nullif(concat_ws('; ', {', '.join(problems)}), '')" if problems else "null::varchar"
-    return (f"create or replace temp table batch as select {', '.join(values)}, "
-            f"row_number() over () + 1 as _source_row, {errors} as _parse_errors "
-            f"from read_csv({literal(str(path))}, all_varchar = true, header = true)")
+    return (
+        f"create or replace temp table batch as select {', '.join(values)}, "
+        f"row_number() over () + 1 as _source_row, {errors} as _parse_errors "
+        f"from read_csv({literal(str(path))}, all_varchar = true, header = true)"
+    )
 
 
 # --- checks ----------------------------------------------------------------------------------------
+
 
 def _value(value: Any) -> str:
     return literal(value) if isinstance(value, str) else repr(value)
@@ -158,8 +187,10 @@ def check_batch(con: duckdb.DuckDBPyConnection, suite: Suite) -> list[str]:
 def ingest(con: duckdb.DuckDBPyConnection, deliveries: Path, key: bytes, watch: Stopwatch) -> list[Submission]:
     registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
     bind_link_key(con, key)
-    con.execute("create table submissions (submission_id integer, dataset varchar, source varchar, "
-                "row_count bigint, accepted boolean)")
+    con.execute(
+        "create table submissions (submission_id integer, dataset varchar, source varchar, "
+        "row_count bigint, accepted boolean)"
+    )
     submissions = []
     for dataset in DATASETS:
         ref = registry.dataset(dataset, PARTNER)
@@ -170,12 +201,12 @@ def ingest(con: duckdb.DuckDBPyConnection, deliveries: Path, key: bytes, watch: 
                 failed = check_batch(con, ref.suite)
             with watch.section("ingest"):
                 number = len(submissions)
-                con.execute(f"create table if not exists {dataset} as "
-                            "select *, 0 as _submission_id from batch limit 0")
+                con.execute(f"create table if not exists {dataset} as select *, 0 as _submission_id from batch limit 0")
                 con.execute(f"insert into {dataset} select *, {number} from batch")
                 rows = con.execute("select count(*) from batch").fetchone()[0]
-                con.execute("insert into submissions values (?, ?, ?, ?, ?)",
-                            [number, dataset, path.name, rows, not failed])
+                con.execute(
+                    "insert into submissions values (?, ?, ?, ?, ?)", [number, dataset, path.name, rows, not failed]
+                )
                 con.execute("drop table batch")
             submissions.append(Submission(dataset, path, rows, not failed, failed))
     return submissions
@@ -183,13 +214,16 @@ def ingest(con: duckdb.DuckDBPyConnection, deliveries: Path, key: bytes, watch: 
 
 # --- the indicator ----------------------------------------------------------------------------------
 
+
 def _latest(table: str, key: list[str], where: str = "true") -> str:
     """The latest accepted, cleanly typed row of each key (later submission, then later source row)."""
     partition = ", ".join(f"landed.{column}" for column in key)
-    return (f"select * exclude (_delivery_rank) from (select landed.*, row_number() over (partition by {partition} "
-            "order by landed._submission_id desc, landed._source_row desc) as _delivery_rank "
-            f"from {table} as landed join submissions on submissions.submission_id = landed._submission_id "
-            f"where submissions.accepted and landed._parse_errors is null and {where}) where _delivery_rank = 1")
+    return (
+        f"select * exclude (_delivery_rank) from (select landed.*, row_number() over (partition by {partition} "
+        "order by landed._submission_id desc, landed._source_row desc) as _delivery_rank "
+        f"from {table} as landed join submissions on submissions.submission_id = landed._submission_id "
+        f"where submissions.accepted and landed._parse_errors is null and {where}) where _delivery_rank = 1"
+    )
 
 
 def _flag(column: str, source: str) -> str:
@@ -214,9 +248,13 @@ def _suppressed(cells: str, min_size: int) -> str:
             f"row_number() over (partition by {partition} order by case when is_suppressed then 1 else 0 end, "
             f"denominator, {tie_breaker}) as published_size_rank from ({state}) as in_set)"
         )
-    hidden = ", ".join(f"case when is_suppressed then null else {c} end as {c}" for c in ("numerator", "denominator", "value"))
-    return (f"select indicator_id, period, geography_level, geography, dimension, group_value, {hidden}, "
-            f"is_suppressed as suppressed from ({state})")
+    hidden = ", ".join(
+        f"case when is_suppressed then null else {c} end as {c}" for c in ("numerator", "denominator", "value")
+    )
+    return (
+        f"select indicator_id, period, geography_level, geography, dimension, group_value, {hidden}, "
+        f"is_suppressed as suppressed from ({state})"
+    )
 
 
 def indicator_sql() -> str:
@@ -225,20 +263,28 @@ def indicator_sql() -> str:
     agenda = load_agenda(AGENDA_FILE)
     indicator = agenda.indicator(INDICATOR)
     schools = {school.code: school.name for school in load_schools(SCHOOLS_FILE)}
-    keys = {ref.dataset_id: ref.suite.key for ref in load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).datasets
-            if ref.partner.id == PARTNER}
+    keys = {
+        ref.dataset_id: ref.suite.key
+        for ref in load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).datasets
+        if ref.partner.id == PARTNER
+    }
     breakdowns = [b.name for b in BREAKDOWNS if not b.geography and b.name in indicator.disaggregations]
     geographies = ["", ", school"] if "school" in indicator.disaggregations else [""]
-    sets = ", ".join(f"(period{geography}{f', {column}' if column else ''})"
-                     for geography in geographies for column in ["", *breakdowns])
+    sets = ", ".join(
+        f"(period{geography}{f', {column}' if column else ''})"
+        for geography in geographies
+        for column in ["", *breakdowns]
+    )
     numbered = list(enumerate(breakdowns, 1))
     dimension = " ".join(f"when grouped_{i} = 0 then '{column}'" for i, column in numbered)
     group_value = " ".join(f"when grouped_{i} = 0 then {column}" for i, column in numbered)
     keep = "".join(f" and (grouped_{i} = 1 or {column} is not null)" for i, column in numbered)
     baseline_year, target_year = int(indicator.baseline.period[:4]), int(indicator.target.period[:4])
     baseline, target = f"{indicator.baseline.value!r}::double", f"{indicator.target.value!r}::double"
-    trajectory = (f"round({baseline} + ({target} - {baseline}) "
-                  f"* cast(period_year - {baseline_year} as double) / nullif({target_year - baseline_year}, 0), 4)")
+    trajectory = (
+        f"round({baseline} + ({target} - {baseline}) "
+        f"* cast(period_year - {baseline_year} as double) / nullif({target_year - baseline_year}, 0), 4)"
+    )
     beyond = ">=" if indicator.higher_is_better else "<="
     return f"""
         with
@@ -250,9 +296,14 @@ def indicator_sql() -> str:
             from tested where grade = 3
         ),
         enrolled as (
-            {_latest("enrollment", keys["enrollment"],
-                     "exists (select 1 from grade3 where grade3.student_id = landed.student_id "
-                     "and grade3.school_year = landed.school_year)")}
+            {
+        _latest(
+            "enrollment",
+            keys["enrollment"],
+            "exists (select 1 from grade3 where grade3.student_id = landed.student_id "
+            "and grade3.school_year = landed.school_year)",
+        )
+    }
         ),
         students as (
             select grade3.school_year as period, {_case("grade3.school_id", schools)} as school,
@@ -312,22 +363,31 @@ def run(deliveries: Path, work: Path, key: bytes, watch: Stopwatch) -> dict[str,
         "submissions": len(submissions),
         "rows_landed": {dataset: sum(s.rows for s in submissions if s.dataset == dataset) for dataset in DATASETS},
         "quarantined": [f"{s.path.name}: {'; '.join(s.failed)}" for s in submissions if not s.accepted],
-        "indicator_cells": cells[0], "suppressed_cells": cells[1], "export": str(export),
+        "indicator_cells": cells[0],
+        "suppressed_cells": cells[1],
+        "export": str(export),
     }
 
 
 def differences(pipeline_export: Path, baseline_export: Path, limit: int = 5) -> tuple[int, list[str]]:
     """Rows in one indicator export and not the other (both ways), and a few of them."""
     with duckdb.connect() as con:
-        available = {row[0] for row in con.execute(
-            f"describe select * from read_parquet({literal(str(pipeline_export))})").fetchall()}
+        available = {
+            row[0]
+            for row in con.execute(f"describe select * from read_parquet({literal(str(pipeline_export))})").fetchall()
+        }
         columns = ", ".join(column for column in INDICATOR_COLUMNS if column in available)
 
         def side(first: Path, second: Path, tag: str) -> Iterator[str]:
-            query = (f"select {columns} from read_parquet({literal(str(first))}) except all "
-                     f"select {columns} from read_parquet({literal(str(second))})")
+            query = (
+                f"select {columns} from read_parquet({literal(str(first))}) except all "
+                f"select {columns} from read_parquet({literal(str(second))})"
+            )
             for row in con.execute(f"{query} order by all").fetchall():
                 yield f"only in {tag}: {row}"
 
-        rows = [*side(pipeline_export, baseline_export, "pipeline"), *side(baseline_export, pipeline_export, "baseline")]
+        rows = [
+            *side(pipeline_export, baseline_export, "pipeline"),
+            *side(baseline_export, pipeline_export, "baseline"),
+        ]
     return len(rows), rows[:limit]

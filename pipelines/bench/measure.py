@@ -8,6 +8,7 @@ child (CHILDREN), which sampling can miss.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import resource
 import subprocess
@@ -28,10 +29,8 @@ MB = 1024 * 1024
 def tree_rss_bytes(root: psutil.Process) -> int:
     total = 0
     for process in (root, *root.children(recursive=True)):
-        try:
+        with contextlib.suppress(psutil.Error):  # it ended meanwhile
             total += process.memory_info().rss
-        except psutil.Error:  # it ended meanwhile
-            pass
     return total
 
 
@@ -58,15 +57,24 @@ def machine(dbt: Path) -> dict[str, Any]:
     depend mostly on how fast the machine starts Python programs: a new interpreter importing Dagster,
     GX (a delivery's check step) and dbt-core (every dbt build, in dbt's own environment) is timed too."""
     dbt_python = dbt.parent / "python"
-    imports = {"dagster": (Path(sys.executable), "dagster"),
-               "great_expectations": (Path(sys.executable), "great_expectations"),
-               "dbt": (dbt_python, "dbt.cli.main")}
+    imports = {
+        "dagster": (Path(sys.executable), "dagster"),
+        "great_expectations": (Path(sys.executable), "great_expectations"),
+        "dbt": (dbt_python, "dbt.cli.main"),
+    }
     return {
-        "cpu": _cpu_model(), "cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
-        "platform": platform.platform(), "python": platform.python_version(),
-        "versions": {name: metadata.version(name) for name in ("dagster", "dagster-dbt", "great-expectations", "duckdb")},
-        "import_s": {name: _import_seconds(python, module) if python.exists() else None
-                     for name, (python, module) in imports.items()},
+        "cpu": _cpu_model(),
+        "cpus": psutil.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1024**3, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "versions": {
+            name: metadata.version(name) for name in ("dagster", "dagster-dbt", "great-expectations", "duckdb")
+        },
+        "import_s": {
+            name: _import_seconds(python, module) if python.exists() else None
+            for name, (python, module) in imports.items()
+        },
     }
 
 

@@ -56,10 +56,16 @@ def _steps(instance: Any, run_id: str, sampler: Sampler) -> list[dict[str, Any]]
             started[entry.step_key] = entry.timestamp
         elif entry.step_key in started:
             start = started.pop(entry.step_key)
-            steps.append({"step": entry.step_key, "stage": stage_of(entry.step_key), "start": start,
-                          "seconds": round(entry.timestamp - start, 3),
-                          "success": kind == dg.DagsterEventType.STEP_SUCCESS,
-                          "peak_rss_mb": sampler.peak_mb(start, entry.timestamp)})
+            steps.append(
+                {
+                    "step": entry.step_key,
+                    "stage": stage_of(entry.step_key),
+                    "start": start,
+                    "seconds": round(entry.timestamp - start, 3),
+                    "success": kind == dg.DagsterEventType.STEP_SUCCESS,
+                    "peak_rss_mb": sampler.peak_mb(start, entry.timestamp),
+                }
+            )
     return steps
 
 
@@ -77,7 +83,9 @@ def _dbt_nodes(instance: Any, run_id: str, steps: list[dict[str, Any]], limit: i
         data = entry.dagster_event.event_specific_data
         metadata = (data.materialization if hasattr(data, "materialization") else data).metadata
         if "unique_id" in metadata and "Execution Duration" in metadata:
-            nodes.append({"node": metadata["unique_id"].value, "seconds": round(metadata["Execution Duration"].value, 2)})
+            nodes.append(
+                {"node": metadata["unique_id"].value, "seconds": round(metadata["Execution Duration"].value, 2)}
+            )
     if not nodes:
         return {}
     nodes.sort(key=lambda node: -node["seconds"])
@@ -87,7 +95,8 @@ def _dbt_nodes(instance: Any, run_id: str, steps: list[dict[str, Any]], limit: i
         kinds_s[kind] = kinds_s.get(kind, 0.0) + node["seconds"]
     step_s = sum(step["seconds"] for step in steps if step["step"] == DBT_STEP)
     return {
-        "nodes": len(nodes), "step_s": round(step_s, 2),
+        "nodes": len(nodes),
+        "step_s": round(step_s, 2),
         "outside_nodes_s": round(step_s - sum(kinds_s.values()), 2),
         "seconds_by_kind": {kind: round(seconds, 2) for kind, seconds in sorted(kinds_s.items())},
         "slowest": nodes[:limit],
@@ -102,15 +111,23 @@ def _export_indicator(serving: Path, destination: Path) -> int | None:
     if not serving.exists():
         return None
     with duckdb.connect(str(serving), read_only=True) as con:
-        con.execute(f"copy (select * from indicator_values where indicator_id = {literal(INDICATOR)}) "
-                    f"to {literal(str(destination))} (format parquet)")
+        con.execute(
+            f"copy (select * from indicator_values where indicator_id = {literal(INDICATOR)}) "
+            f"to {literal(str(destination))} (format parquet)"
+        )
         return con.execute("select count(*) from indicator_values where indicator_id = ?", [INDICATOR]).fetchone()[0]
 
 
 def _summary(summary: Any) -> dict[str, Any]:
-    return {"success": summary.success, "run_id": summary.run_id, "checks_passed": summary.checks_passed,
-            "checks_failed": summary.checks_failed, "failed_checks": summary.failed_checks,
-            "errors": summary.errors, "log_file": str(summary.log_file)}
+    return {
+        "success": summary.success,
+        "run_id": summary.run_id,
+        "checks_passed": summary.checks_passed,
+        "checks_failed": summary.checks_failed,
+        "failed_checks": summary.failed_checks,
+        "errors": summary.errors,
+        "log_file": str(summary.log_file),
+    }
 
 
 def _load(sampler: Sampler) -> tuple[Any, Any, Any, dict[str, Any]]:
@@ -126,25 +143,41 @@ def _load(sampler: Sampler) -> tuple[Any, Any, Any, dict[str, Any]]:
 
     paths = Home.resolve(os.environ["BACKBONE_HOME"]).ensure()
     instance = instance_for(paths)
-    return defs, paths, instance, {
-        "started": started, "loaded": loaded, "instance_s": round(time.time() - loaded, 3),
-        "defs_load_s": round(loaded - started, 3), "defs_import_s": round(imported - started, 3),
-        "defs_load_peak_rss_mb": sampler.peak_mb(started, loaded)}
+    return (
+        defs,
+        paths,
+        instance,
+        {
+            "started": started,
+            "loaded": loaded,
+            "instance_s": round(time.time() - loaded, 3),
+            "defs_load_s": round(loaded - started, 3),
+            "defs_import_s": round(imported - started, 3),
+            "defs_load_peak_rss_mb": sampler.peak_mb(started, loaded),
+        },
+    )
 
 
-def _run(defs: Any, instance: Any, paths: Any, job: str, sampler: Sampler, since: float,
-         request: Any = None) -> dict[str, Any]:
+def _run(
+    defs: Any, instance: Any, paths: Any, job: str, sampler: Sampler, since: float, request: Any = None
+) -> dict[str, Any]:
     """Run `job` (or a request's part of it) and return its figures, from `since` to its end."""
     from pipelines.runner import run_job
 
     summary = run_job(defs, job, instance, paths.logs, request)
     finished = time.time()
     steps = _steps(instance, summary.run_id, sampler)
-    return {**_summary(summary), "job": job, "finished": finished, "seconds": round(finished - since, 3),
-            # instance, run record, resources: from `since` to the first step's start
-            "run_start_s": round(min((step["start"] for step in steps), default=since) - since, 3),
-            "steps": steps, "dbt": _dbt_nodes(instance, summary.run_id, steps),
-            "peak_rss_mb": sampler.peak_mb(since, finished)}
+    return {
+        **_summary(summary),
+        "job": job,
+        "finished": finished,
+        "seconds": round(finished - since, 3),
+        # instance, run record, resources: from `since` to the first step's start
+        "run_start_s": round(min((step["start"] for step in steps), default=since) - since, 3),
+        "steps": steps,
+        "dbt": _dbt_nodes(instance, summary.run_id, steps),
+        "peak_rss_mb": sampler.peak_mb(since, finished),
+    }
 
 
 def run_pipeline(result: Path) -> None:
@@ -175,11 +208,16 @@ def run_increment(round_dir: Path, result: Path) -> None:
 
     stage_round(round_dir, paths)
     sensor = defs.resolve_sensor_def("inbox_riverbend_isd")
-    context = dg.build_sensor_context(instance=instance, definitions=defs,
-                                      resources={"backbone": defs.resources["backbone"]})
+    context = dg.build_sensor_context(
+        instance=instance, definitions=defs, resources={"backbone": defs.resources["backbone"]}
+    )
     (request,) = sensor(context).run_requests
-    figures = {**load, "sensor_s": round(time.time() - sensed, 3), "assets": len(request.asset_selection or []),
-               **_run(defs, instance, paths, sensor.job_name, sampler, time.time(), request)}
+    figures = {
+        **load,
+        "sensor_s": round(time.time() - sensed, 3),
+        "assets": len(request.asset_selection or []),
+        **_run(defs, instance, paths, sensor.job_name, sampler, time.time(), request),
+    }
     figures["run_s"] = figures.pop("seconds")
     figures["peak_rss_mb"] = sampler.peak_mb(load["started"], figures["finished"])
     sampler.stop()
@@ -195,11 +233,15 @@ def run_baseline(deliveries: Path, work: Path, result: Path) -> None:
     figures = baseline.run(deliveries, work, os.environ["BACKBONE_LINK_KEY"].encode(), watch)
     finished = time.time()
     sampler.stop()
-    figures.update({
-        "seconds": round(finished - started, 3), "stages": {k: round(v, 3) for k, v in watch.seconds.items()},
-        "stage_peak_rss_mb": watch.peaks_mb(sampler), "peak_rss_mb": sampler.peak_mb(started, finished),
-        "rusage_mb": rusage_peaks_mb(),
-    })
+    figures.update(
+        {
+            "seconds": round(finished - started, 3),
+            "stages": {k: round(v, 3) for k, v in watch.seconds.items()},
+            "stage_peak_rss_mb": watch.peaks_mb(sampler),
+            "peak_rss_mb": sampler.peak_mb(started, finished),
+            "rusage_mb": rusage_peaks_mb(),
+        }
+    )
     result.write_text(json.dumps(figures, indent=2, default=str))
 
 

@@ -38,10 +38,30 @@ from typing import Any, TextIO
 from pipelines.core.home import EXPECTATIONS_DIR
 from pipelines.core.suites import load_suite
 from pipelines.sample.world import (
-    ASSESSMENT_HEADER, CURRENT_YEAR, ENROLLMENT_HEADER, FLAW_KINDS, GRADUATION_HEADER, PARTICIPATION_HEADER,
-    READINESS_HEADER, WAGE_HEADER, YEARS, CsvOut, Row, World, XlsxOut, assessment_rows, build_world,
-    college_records, enrollment_rows, flawed, flaws_at_rate, graduation_rows, label, participation_rows,
-    readiness_rows, wage_rows,
+    ASSESSMENT_HEADER,
+    CURRENT_YEAR,
+    ENROLLMENT_HEADER,
+    FLAW_KINDS,
+    GRADUATION_HEADER,
+    PARTICIPATION_HEADER,
+    READINESS_HEADER,
+    WAGE_HEADER,
+    YEARS,
+    CsvOut,
+    Row,
+    World,
+    XlsxOut,
+    assessment_rows,
+    build_world,
+    college_records,
+    enrollment_rows,
+    flawed,
+    flaws_at_rate,
+    graduation_rows,
+    label,
+    participation_rows,
+    readiness_rows,
+    wage_rows,
 )
 
 SHARD_ROWS = 100_000  # assessment rows per shard: ~2,200 students per grade, ~35,000 students in memory
@@ -74,17 +94,35 @@ class _Yearly:
 
 
 YEARLY = (
-    _Yearly("enrollment", "riverbend_isd", lambda year: f"enrollment_{label(year)}", ENROLLMENT_HEADER,
-            enrollment_rows),
-    _Yearly("graduation", "riverbend_isd", lambda year: f"graduation_{year + 1}", GRADUATION_HEADER,
-            lambda world, year: graduation_rows(world, year + 1)),
-    _Yearly("program_participation", "bright_futures_mentoring", lambda year: f"participation_{label(year)}",
-            PARTICIPATION_HEADER, participation_rows),
-    _Yearly("kindergarten_readiness", "early_learning_coalition",
-            lambda year: f"kindergarten_readiness_{label(year)}", READINESS_HEADER, readiness_rows, excel=True),
+    _Yearly(
+        "enrollment", "riverbend_isd", lambda year: f"enrollment_{label(year)}", ENROLLMENT_HEADER, enrollment_rows
+    ),
+    _Yearly(
+        "graduation",
+        "riverbend_isd",
+        lambda year: f"graduation_{year + 1}",
+        GRADUATION_HEADER,
+        lambda world, year: graduation_rows(world, year + 1),
+    ),
+    _Yearly(
+        "program_participation",
+        "bright_futures_mentoring",
+        lambda year: f"participation_{label(year)}",
+        PARTICIPATION_HEADER,
+        participation_rows,
+    ),
+    _Yearly(
+        "kindergarten_readiness",
+        "early_learning_coalition",
+        lambda year: f"kindergarten_readiness_{label(year)}",
+        READINESS_HEADER,
+        readiness_rows,
+        excel=True,
+    ),
 )
-ASSESSMENTS = _Yearly("assessments", "riverbend_isd", lambda year: f"assessments_{label(year)}", ASSESSMENT_HEADER,
-                      assessment_rows)
+ASSESSMENTS = _Yearly(
+    "assessments", "riverbend_isd", lambda year: f"assessments_{label(year)}", ASSESSMENT_HEADER, assessment_rows
+)
 COLLEGE_FILES = {"enrollments": "postsecondary_enrollment", "awards": "completion"}  # store file -> dataset
 WAGES = "workforce_board/ui_wage_records.csv"
 
@@ -111,9 +149,9 @@ def row_caps() -> dict[str, int]:
     caps = {}
     for dataset in datasets:
         for expectation in load_suite(dataset, EXPECTATIONS_DIR).expectations:
-            if expectation["type"] == "expect_table_row_count_to_be_between":
-                if (most := expectation["kwargs"].get("max_value")) is not None:
-                    caps[dataset] = int(most)
+            most = expectation["kwargs"].get("max_value")
+            if expectation["type"] == "expect_table_row_count_to_be_between" and most is not None:
+                caps[dataset] = int(most)
     caps["kindergarten_readiness"] = min(caps.get("kindergarten_readiness", EXCEL_MAX_ROWS), EXCEL_MAX_ROWS)
     return caps
 
@@ -133,7 +171,11 @@ def plan(rows: int, seed: int = 2026, flaw_rate: float = 0.0) -> Plan:
 
     file_cap = min(caps.get(spec.dataset, 10**12) for spec in (*YEARLY, ASSESSMENTS))
     return Plan(
-        rows=rows, seed=seed, flaw_rate=flaw_rate, quotas=quotas, caps=caps,
+        rows=rows,
+        seed=seed,
+        flaw_rate=flaw_rate,
+        quotas=quotas,
+        caps=caps,
         group_size=shards_within(file_cap, YEAR_FILE_SHARE),
         college_shards=shards_within(caps.get("postsecondary_enrollment"), COLLEGE_SHARE),
         wage_shards=shards_within(caps.get("employment"), WAGE_SHARE),
@@ -141,6 +183,7 @@ def plan(rows: int, seed: int = 2026, flaw_rate: float = 0.0) -> Plan:
 
 
 # --- one shard ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Target:
@@ -194,8 +237,12 @@ class _Parts:
 
 
 def _yearly_target(spec: _Yearly, year: int) -> _Target:
-    return _Target("xlsx" if spec.excel else "csv", spec.dataset, spec.header,
-                   dt.date(year, 11, 1).isoformat() if spec.excel else None)
+    return _Target(
+        "xlsx" if spec.excel else "csv",
+        spec.dataset,
+        spec.header,
+        dt.date(year, 11, 1).isoformat() if spec.excel else None,
+    )
 
 
 def _delivery(spec: _Yearly, year: int, group: int, round_name: str | None = None, suffix: str = "") -> str:
@@ -268,11 +315,17 @@ def _write_shard(out: Path, plan: Plan, shard: int) -> dict[str, Any]:
             parts.write(f"{round_name}/{WAGES}", wages, row)
     parts.close()
     flaws.pop("none", None)
-    return {"rows": dict(parts.rows), "targets": {name: asdict(t) for name, t in parts.targets.items()},
-            "students": len(world.students), "assessment_rows": sum(kept.values()), "flaws": dict(flaws)}
+    return {
+        "rows": dict(parts.rows),
+        "targets": {name: asdict(t) for name, t in parts.targets.items()},
+        "students": len(world.students),
+        "assessment_rows": sum(kept.values()),
+        "flaws": dict(flaws),
+    }
 
 
 # --- joining the parts ----------------------------------------------------------------------------
+
 
 def _join(out: Path, name: str, target: dict[str, Any], shards: list[int]) -> None:
     paths = [out / PARTS / f"{shard:05d}" / name for shard in shards]
@@ -299,7 +352,9 @@ def _join(out: Path, name: str, target: dict[str, Any], shards: list[int]) -> No
             for path in paths:
                 with path.open(newline="", encoding="utf-8") as part:
                     for student, year, school, assessed, score, level, prek in csv.reader(part):
-                        sheet.writerow((student, year, school, dt.date.fromisoformat(assessed), int(score), level, prek))
+                        sheet.writerow(
+                            (student, year, school, dt.date.fromisoformat(assessed), int(score), level, prek)
+                        )
 
 
 def _join_task(args: tuple[Path, str, dict[str, Any], list[int]]) -> None:
@@ -307,6 +362,7 @@ def _join_task(args: tuple[Path, str, dict[str, Any], list[int]]) -> None:
 
 
 # --- the whole ------------------------------------------------------------------------------------
+
 
 def _prepare(out: Path) -> None:
     """An empty output folder, or one this command wrote before (its rounds are replaced)."""
@@ -319,8 +375,15 @@ def _prepare(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-def synthesize(out: Path, rows: int, *, seed: int = 2026, flaw_rate: float = 0.0, jobs: int | None = None,
-               progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def synthesize(
+    out: Path,
+    rows: int,
+    *,
+    seed: int = 2026,
+    flaw_rate: float = 0.0,
+    jobs: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Write the deliveries under `out` and return the manifest (also written to out/synth.json)."""
     started = time.perf_counter()
     the_plan = plan(rows, seed, flaw_rate)
@@ -334,8 +397,9 @@ def synthesize(out: Path, rows: int, *, seed: int = 2026, flaw_rate: float = 0.0
     try:
         run = pool.map if pool else map
         results = []
-        for shard, result in enumerate(run(_write_shard, [out] * the_plan.shards, [the_plan] * the_plan.shards,
-                                           range(the_plan.shards))):
+        for shard, result in enumerate(
+            run(_write_shard, [out] * the_plan.shards, [the_plan] * the_plan.shards, range(the_plan.shards))
+        ):
             results.append(result)
             if (shard + 1) % max(1, the_plan.shards // 10) == 0 or shard + 1 == the_plan.shards:
                 say(f"  shard {shard + 1}/{the_plan.shards} written")
@@ -367,21 +431,27 @@ def synthesize(out: Path, rows: int, *, seed: int = 2026, flaw_rate: float = 0.0
             pulled[target["dataset"]] += files[name]
         elif files[name] > the_plan.caps.get(target["dataset"], files[name]):
             over.append(f"{name} ({files[name]:,} rows)")
-    over += [f"the {dataset} table ({n:,} rows)" for dataset, n in pulled.items()
-             if n > the_plan.caps.get(dataset, n)]
+    over += [f"the {dataset} table ({n:,} rows)" for dataset, n in pulled.items() if n > the_plan.caps.get(dataset, n)]
     if over:
         raise SynthError(f"deliveries over their suite's row cap: {', '.join(over)}")
     flaws: Counter[str] = Counter()
     for result in results:
         flaws.update(result["flaws"])
     manifest = {
-        "rows": rows, "seed": seed, "flaw_rate": flaw_rate, "shards": the_plan.shards,
-        "group_size": the_plan.group_size, "college_shards": the_plan.college_shards,
-        "wage_shards": the_plan.wage_shards, "students": sum(result["students"] for result in results),
+        "rows": rows,
+        "seed": seed,
+        "flaw_rate": flaw_rate,
+        "shards": the_plan.shards,
+        "group_size": the_plan.group_size,
+        "college_shards": the_plan.college_shards,
+        "wage_shards": the_plan.wage_shards,
+        "students": sum(result["students"] for result in results),
         "assessment_rows": sum(result["assessment_rows"] for result in results),
-        "pulled_rows": dict(sorted(pulled.items())), "row_caps": the_plan.caps,
+        "pulled_rows": dict(sorted(pulled.items())),
+        "row_caps": the_plan.caps,
         "flaws": {kind: flaws.get(kind, 0) for kind in FLAW_KINDS},
-        "files": dict(sorted(files.items())), "seconds": round(time.perf_counter() - started, 1),
+        "files": dict(sorted(files.items())),
+        "seconds": round(time.perf_counter() - started, 1),
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return manifest

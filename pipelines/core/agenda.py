@@ -75,14 +75,25 @@ PROGRAM_MEASURES: dict[str, tuple[str, ...]] = {
 CONFIG_SCHEMA = "config"
 TABLES: dict[str, dict[str, str]] = {
     "indicators": {
-        "id": "VARCHAR", "title": "VARCHAR", "description": "VARCHAR", "numerator_definition": "VARCHAR",
-        "denominator_definition": "VARCHAR", "unit": "VARCHAR", "higher_is_better": "BOOLEAN",
-        "baseline_period": "VARCHAR", "baseline_value": "DOUBLE", "target_period": "VARCHAR",
-        "target_value": "DOUBLE", "sources": "VARCHAR",
+        "id": "VARCHAR",
+        "title": "VARCHAR",
+        "description": "VARCHAR",
+        "numerator_definition": "VARCHAR",
+        "denominator_definition": "VARCHAR",
+        "unit": "VARCHAR",
+        "higher_is_better": "BOOLEAN",
+        "baseline_period": "VARCHAR",
+        "baseline_value": "DOUBLE",
+        "target_period": "VARCHAR",
+        "target_value": "DOUBLE",
+        "sources": "VARCHAR",
     },
     "indicator_disaggregations": {"indicator_id": "VARCHAR", "dimension": "VARCHAR"},
     "programs": {
-        "program_id": "VARCHAR", "name": "VARCHAR", "description": "VARCHAR", "source": "VARCHAR",
+        "program_id": "VARCHAR",
+        "name": "VARCHAR",
+        "description": "VARCHAR",
+        "source": "VARCHAR",
         "dosage_threshold": "DOUBLE",
     },
 }
@@ -135,8 +146,9 @@ class Indicator(_Entry):
     description: str = Field(min_length=1)
     population: str = Field(min_length=1, description="who is measured, in a few words (the scorecard's activity map)")
     numerator: str = Field(min_length=1, description="who counts in the numerator, in plain words")
-    numerator_column: str = Field(pattern=COLUMN, description="boolean column of dbt model int_<id>__students: "
-                                  "the person counts in the numerator")
+    numerator_column: str = Field(
+        pattern=COLUMN, description="boolean column of dbt model int_<id>__students: the person counts in the numerator"
+    )
     denominator: str = Field(min_length=1, description="who is measured, in plain words")
     unit: Literal["percent"]
     higher_is_better: bool
@@ -148,11 +160,14 @@ class Indicator(_Entry):
     @model_validator(mode="after")
     def _consistent(self) -> Indicator:
         if period_kind(self.baseline.period) != period_kind(self.target.period):
-            raise ValueError(f"target.period: '{self.target.period}' is a {period_kind(self.target.period)} but "
-                             f"baseline.period '{self.baseline.period}' is a {period_kind(self.baseline.period)}")
+            raise ValueError(
+                f"target.period: '{self.target.period}' is a {period_kind(self.target.period)} but "
+                f"baseline.period '{self.baseline.period}' is a {period_kind(self.baseline.period)}"
+            )
         if period_start(self.target.period) <= period_start(self.baseline.period):
-            raise ValueError(f"target.period: '{self.target.period}' must come after the baseline "
-                             f"period '{self.baseline.period}'")
+            raise ValueError(
+                f"target.period: '{self.target.period}' must come after the baseline period '{self.baseline.period}'"
+            )
         for name, items in (("disaggregations", self.disaggregations), ("sources", self.sources)):
             repeated = sorted({item for item in items if items.count(item) > 1})
             if repeated:
@@ -184,8 +199,10 @@ class Program(_Entry):
         for kind, known in PROGRAM_MEASURES.items():
             for number, item in enumerate(getattr(self, kind)):
                 if item.measure not in known:
-                    raise ValueError(f"{kind}.{number}.measure: unknown measure '{item.measure}' "
-                                     f"(program_performance has: {', '.join(known)})")
+                    raise ValueError(
+                        f"{kind}.{number}.measure: unknown measure '{item.measure}' "
+                        f"(program_performance has: {', '.join(known)})"
+                    )
         return self
 
 
@@ -212,8 +229,10 @@ class Agenda(_Entry):
         known = [indicator.id for indicator in self.indicators]
         for program in self.programs:
             if unknown := [item for item in program.indicators if item not in known]:
-                raise ValueError(f"programs[{program.id}].indicators: unknown indicator(s) {', '.join(unknown)} "
-                                 f"(the agenda has: {', '.join(known)})")
+                raise ValueError(
+                    f"programs[{program.id}].indicators: unknown indicator(s) {', '.join(unknown)} "
+                    f"(the agenda has: {', '.join(known)})"
+                )
         return self
 
     def indicator(self, indicator_id: str) -> Indicator:
@@ -258,7 +277,9 @@ def _load(path: Path, model: type[_Model], expected: str) -> _Model:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise AgendaError(f"{path}: {describe_errors(exc, data, named_lists=('indicators', 'programs', 'schools'))}") from None
+        raise AgendaError(
+            f"{path}: {describe_errors(exc, data, named_lists=('indicators', 'programs', 'schools'))}"
+        ) from None
 
 
 def load_schools(path: Path | str) -> list[School]:
@@ -279,8 +300,10 @@ def load_agenda(path: Path | str, known_datasets: Iterable[str] | None = None) -
                 unknown = [source for source in sources if source not in known]
                 if unknown:
                     field = "sources" if isinstance(item, Indicator) else "source"
-                    raise AgendaError(f"{path}: {kind}[{item.id}].{field}: unknown dataset(s) "
-                                      f"{', '.join(unknown)} (known: {', '.join(sorted(known))})")
+                    raise AgendaError(
+                        f"{path}: {kind}[{item.id}].{field}: unknown dataset(s) "
+                        f"{', '.join(unknown)} (known: {', '.join(sorted(known))})"
+                    )
     return agenda
 
 
@@ -288,8 +311,20 @@ def agenda_rows(agenda: Agenda) -> dict[str, list[tuple]]:
     """The config tables' rows, in TABLES' column order (for any database)."""
     return {
         "indicators": [
-            (i.id, i.title, i.description, i.numerator, i.denominator, i.unit, i.higher_is_better,
-             i.baseline.period, i.baseline.value, i.target.period, i.target.value, ", ".join(i.sources))
+            (
+                i.id,
+                i.title,
+                i.description,
+                i.numerator,
+                i.denominator,
+                i.unit,
+                i.higher_is_better,
+                i.baseline.period,
+                i.baseline.value,
+                i.target.period,
+                i.target.value,
+                ", ".join(i.sources),
+            )
             for i in agenda.indicators
         ],
         "indicator_disaggregations": [(i.id, dimension) for i in agenda.indicators for dimension in i.disaggregations],
@@ -308,4 +343,5 @@ def write_agenda(con: duckdb.DuckDBPyConnection, agenda: Agenda) -> None:
             con.execute(f"create or replace table {CONFIG_SCHEMA}.{table} ({ddl})")
             if rows[table]:
                 con.executemany(
-                    f"insert into {CONFIG_SCHEMA}.{table} values ({', '.join('?' * len(columns))})", rows[table])
+                    f"insert into {CONFIG_SCHEMA}.{table} values ({', '.join('?' * len(columns))})", rows[table]
+                )

@@ -55,7 +55,9 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[DeadRun]:
             continue
         pid = process[0]
         instance.report_run_failed(
-            run, f"The run's process (pid {pid}) is gone: it was killed or its machine stopped. "
-            "Marked failed by the next run on this instance.")
+            run,
+            f"The run's process (pid {pid}) is gone: it was killed or its machine stopped. "
+            "Marked failed by the next run on this instance.",
+        )
         dead.append(DeadRun(run.run_id, run.job_name, pid))
     return dead

@@ -59,8 +59,10 @@ def share_group() -> int | None:
     try:
         return grp.getgrnam(name).gr_gid
     except KeyError:
-        raise InstanceError(f"{SHARE_GROUP_ENV}={name!r}: there is no such group on this machine; name the "
-                            "group whose members may read the published outputs, or unset it") from None
+        raise InstanceError(
+            f"{SHARE_GROUP_ENV}={name!r}: there is no such group on this machine; name the "
+            "group whose members may read the published outputs, or unset it"
+        ) from None
 
 
 def _set_mode(path: Path, gid: int | None, *, shared: bool) -> None:
@@ -70,8 +72,10 @@ def _set_mode(path: Path, gid: int | None, *, shared: bool) -> None:
             try:
                 os.chown(path, -1, gid)
             except PermissionError:
-                raise InstanceError(f"cannot give {path} to group {gid} ({SHARE_GROUP_ENV}): the service "
-                                    "account must be a member of that group") from None
+                raise InstanceError(
+                    f"cannot give {path} to group {gid} ({SHARE_GROUP_ENV}): the service "
+                    "account must be a member of that group"
+                ) from None
         mode = SHARED_DIR if directory else SHARED_FILE
     else:
         mode = PRIVATE_DIR if directory else PRIVATE_FILE

@@ -29,7 +29,8 @@ def _checked(key: bytes, where: str) -> bytes:
             f"The linking key in {where} is {'empty' if not key else f'{len(key)} bytes long'}: it must be at "
             f"least {MIN_KEY_BYTES} bytes, or anyone who guesses it can recompute every student's pseudonym. "
             f"Generate one with `{GENERATE}` and keep it for every run (a new key gives every student a new "
-            "pseudonym: see 'Rotating the linking key' in the README).")
+            "pseudonym: see 'Rotating the linking key' in the README)."
+        )
     return key
 
 

@@ -94,8 +94,10 @@ def _uuid_pseudonyms(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     for schema, table, column in found:
         col = ident(column)
-        con.execute(f"alter table {ident(schema)}.{ident(table)} alter column {col} "
-                    f"set data type uuid using cast(substr({col}, 1, 32) as uuid)")
+        con.execute(
+            f"alter table {ident(schema)}.{ident(table)} alter column {col} "
+            f"set data type uuid using cast(substr({col}, 1, 32) as uuid)"
+        )
 
 
 MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]], ...] = (
@@ -109,8 +111,10 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[duckdb.DuckDBPyConnection], None]], 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply the migrations this warehouse has not had yet; name those applied."""
-    con.execute("create schema if not exists meta; create table if not exists meta.schema_migrations "
-                "(number integer primary key, name varchar not null, applied_at timestamp not null)")
+    con.execute(
+        "create schema if not exists meta; create table if not exists meta.schema_migrations "
+        "(number integer primary key, name varchar not null, applied_at timestamp not null)"
+    )
     done = {row[0] for row in con.execute("select number from meta.schema_migrations").fetchall()}
     applied = []
     for number, name, step in MIGRATIONS:

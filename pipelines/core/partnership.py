@@ -21,7 +21,8 @@ class Partnership(NamedTuple):
     agenda: Agenda
 
 
-def load_partnership(partners_dir: Path = PARTNERS_DIR, expectations_dir: Path = EXPECTATIONS_DIR,
-                     agenda_file: Path = AGENDA_FILE) -> Partnership:
+def load_partnership(
+    partners_dir: Path = PARTNERS_DIR, expectations_dir: Path = EXPECTATIONS_DIR, agenda_file: Path = AGENDA_FILE
+) -> Partnership:
     registry = load_registry(partners_dir, expectations_dir)
     return Partnership(registry, load_agenda(agenda_file, known_datasets=registry.dataset_names))

@@ -7,7 +7,8 @@ delivery kinds or datasets all stop it) and every message names the file and the
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+import itertools
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -30,7 +31,7 @@ class Contact(StrictModel):
     role: str | None = None
 
 
-class Cadence(str, Enum):
+class Cadence(StrEnum):
     """How often a partner delivers each dataset: once per period of this calendar."""
 
     per_term = "per_term"
@@ -52,7 +53,7 @@ class Cadence(str, Enum):
     def shortest_period_days(self) -> int:
         """Length of its shortest period (a non-leap year), which a grace period must stay under."""
         starts = [dt.date(2025, month, 1) for month in self.start_months] + [dt.date(2026, self.start_months[0], 1)]
-        return min((end - start).days for start, end in zip(starts, starts[1:], strict=False))
+        return min((end - start).days for start, end in itertools.pairwise(starts))
 
 
 _START_MONTHS = {
@@ -130,7 +131,9 @@ class Partner(StrictModel):
     contacts: list[Contact] = Field(min_length=1)
     cadence: Cadence
     grace_days: int | None = Field(
-        default=None, ge=0, description="days after a period starts by which each dataset is due; "
+        default=None,
+        ge=0,
+        description="days after a period starts by which each dataset is due; "
         "default by cadence (monthly 10, quarterly 30, per_term 45, yearly 120)",
     )
     delivery: DeliveryMethod
@@ -141,8 +144,10 @@ class Partner(StrictModel):
         # A grace period as long as a period would make one delivery count for two periods.
         shortest = self.cadence.shortest_period_days
         if self.grace_days is not None and self.grace_days >= shortest:
-            raise ValueError(f"grace_days: {self.grace_days} must be less than the shortest "
-                             f"{self.cadence.value} period ({shortest} days)")
+            raise ValueError(
+                f"grace_days: {self.grace_days} must be less than the shortest "
+                f"{self.cadence.value} period ({shortest} days)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -195,16 +200,16 @@ class Registry(BaseModel):
 
     def dataset(self, dataset_id: str, partner_id: str | None = None) -> DatasetRef:
         matches = [
-            ref
-            for ref in self.datasets
-            if ref.dataset_id == dataset_id and partner_id in (None, ref.partner.id)
+            ref for ref in self.datasets if ref.dataset_id == dataset_id and partner_id in (None, ref.partner.id)
         ]
         if not matches:
             known = ", ".join(sorted({ref.dataset_id for ref in self.datasets}))
             raise RegistryError(f"unknown dataset '{dataset_id}' (known datasets: {known})")
         if len(matches) > 1:
             partners = ", ".join(ref.partner.id for ref in matches)
-            raise RegistryError(f"dataset '{dataset_id}' comes from several partners ({partners}); name one with --partner")
+            raise RegistryError(
+                f"dataset '{dataset_id}' comes from several partners ({partners}); name one with --partner"
+            )
         return matches[0]
 
 

@@ -23,9 +23,11 @@ class BackboneResource(dg.ConfigurableResource):
 
     home: str | None = Field(default=None, description="Instance directory; default $BACKBONE_HOME, else ./.backbone")
     inbox_settle_seconds: float | None = Field(
-        default=None, ge=0,
+        default=None,
+        ge=0,
         description="How long an inbox file must have been unchanged before it is taken (a partner may still "
-                    f"be writing it); default $BACKBONE_INBOX_SETTLE_SECONDS, else {DEFAULT_SETTLE_SECONDS:g}")
+        f"be writing it); default $BACKBONE_INBOX_SETTLE_SECONDS, else {DEFAULT_SETTLE_SECONDS:g}",
+    )
 
     @property
     def paths(self) -> Home:
@@ -45,8 +47,9 @@ class BackboneResource(dg.ConfigurableResource):
         except ValueError:
             seconds = -1.0
         if not seconds >= 0:  # also refuses nan
-            raise dg.Failure(description=f"BACKBONE_INBOX_SETTLE_SECONDS must be a number of seconds (0 or more), "
-                                         f"not '{raw}'")
+            raise dg.Failure(
+                description=f"BACKBONE_INBOX_SETTLE_SECONDS must be a number of seconds (0 or more), not '{raw}'"
+            )
         return seconds
 
     def link_key(self) -> bytes:

@@ -34,8 +34,12 @@ BATCH_LINEAGE_COLUMNS = ("_source_row", "_parse_errors")
 UNEXPECTED_ROWS = "unexpected_rows_expectation"
 
 # Types ingest may cast to. A type is spliced into SQL, so only these shapes are allowed.
-DuckType = Annotated[str, StringConstraints(
-    pattern=r"^(VARCHAR|BOOLEAN|SMALLINT|INTEGER|BIGINT|DOUBLE|DATE|TIMESTAMP|DECIMAL\(\d{1,2},\d{1,2}\))$")]
+DuckType = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^(VARCHAR|BOOLEAN|SMALLINT|INTEGER|BIGINT|DOUBLE|DATE|TIMESTAMP|DECIMAL\(\d{1,2},\d{1,2}\))$"
+    ),
+]
 # Canonical names are plain identifiers; a leading underscore is reserved for lineage columns.
 ColumnName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
 _COLUMN_KWARGS = ("column", "column_A", "column_B", "column_list", "column_set")
@@ -61,7 +65,7 @@ class _SuiteMeta(StrictModel):
     description: str = Field(min_length=1)
     columns: dict[ColumnName, DuckType] = Field(min_length=1)
     key: list[str] = Field(min_length=1)
-    pseudonymize: list[str] = []
+    pseudonymize: list[str] = Field(default_factory=list)
 
 
 class _SuiteFile(StrictModel):
@@ -111,12 +115,15 @@ def _check(path: Path, dataset_id: str, suite: _SuiteFile) -> None:
         where = f"{path}: expectations.{index}"
         for field, column in _referenced_columns(expectation):
             if column not in batch_columns:
-                raise SuiteError(f"{where}.{field}: '{column}' is not a column of the batch "
-                                 f"({', '.join(batch_columns)})")
-        if expectation.type == "expect_table_columns_to_match_set" and \
-                sorted(expectation.kwargs.get("column_set") or []) != sorted(batch_columns):
-            raise SuiteError(f"{where}.kwargs.column_set: must list meta.columns plus "
-                             f"{', '.join(BATCH_LINEAGE_COLUMNS)}")
+                raise SuiteError(
+                    f"{where}.{field}: '{column}' is not a column of the batch ({', '.join(batch_columns)})"
+                )
+        if expectation.type == "expect_table_columns_to_match_set" and sorted(
+            expectation.kwargs.get("column_set") or []
+        ) != sorted(batch_columns):
+            raise SuiteError(
+                f"{where}.kwargs.column_set: must list meta.columns plus {', '.join(BATCH_LINEAGE_COLUMNS)}"
+            )
         if expectation.type == UNEXPECTED_ROWS:
             if "{batch}" not in str(expectation.kwargs.get("unexpected_rows_query", "")):
                 raise SuiteError(f"{where}.kwargs.unexpected_rows_query: must select from {{batch}}")
@@ -167,6 +174,8 @@ def load_suite(dataset_id: str, expectations_dir: Path) -> Suite:
         columns=dict(parsed.meta.columns),
         key=list(parsed.meta.key),
         pseudonymize=list(parsed.meta.pseudonymize),
-        expectations=[_with_school_codes(path, index, expectation.model_dump(exclude_none=True))
-                      for index, expectation in enumerate(parsed.expectations)],
+        expectations=[
+            _with_school_codes(path, index, expectation.model_dump(exclude_none=True))
+            for index, expectation in enumerate(parsed.expectations)
+        ],
     )

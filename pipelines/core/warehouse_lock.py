@@ -63,7 +63,7 @@ class WarehouseLock:
 
     def acquire(self, *, wait: bool) -> None:
         """Take the lock, or raise WarehouseBusy (naming the holder) if `wait` is false and it is held."""
-        handle = open(self.path, "a+")  # never truncated before the lock is ours: it names the holder
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open as the lock; never truncated before it is ours
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
         except BlockingIOError:

@@ -1,6 +1,5 @@
 """One raw asset per partner dataset: land whatever the partner delivered since the last run."""
 
-
 import os
 
 import dagster as dg
@@ -14,7 +13,9 @@ from pipelines.ingest.limits import ReadLimits, SettingError
 
 DELIVERY_KINDS = {"csv_drop": "csv", "excel": "excel", "api": "api", "sql": "sql"}
 SUBMISSIONS = dg.AssetSpec(
-    ["raw", "submissions"], group_name="ingest", kinds={"duckdb"},
+    ["raw", "submissions"],
+    group_name="ingest",
+    kinds={"duckdb"},
     description="Every delivery: partner, dataset, file or URL, sha256, rows, status "
     "(pending / accepted / quarantined / unreadable) and why. Written by the raw assets and their checks.",
 )
@@ -62,8 +63,10 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
         landed: list[Landed] = []
         if partner.delivery.kind in FILE_KINDS:
             for path in inbox_files(home, ref, settle).settling:
-                context.log.info(f"{ref.table}: {path.name} changed less than {settle:g} s ago; it is taken "
-                                 "once it has stopped changing")
+                context.log.info(
+                    f"{ref.table}: {path.name} changed less than {settle:g} s ago; it is taken "
+                    "once it has stopped changing"
+                )
         with backbone.warehouse() as con:
             ensure_tables(con, ref)  # a first run may find nothing to land yet: the table still exists after it
             try:
@@ -71,14 +74,19 @@ def build_raw_asset(ref: DatasetRef) -> dg.AssetsDefinition:
             except PullError as exc:
                 raise dg.Failure(description=str(exc)) from None
             try:
-                for (_, done), item in zip(found, land_all(con, ref, [delivery for delivery, _ in found], key,
-                                                              home.archive, limits), strict=False):
+                for (_, done), item in zip(
+                    found,
+                    land_all(con, ref, [delivery for delivery, _ in found], key, home.archive, limits),
+                    strict=False,
+                ):
                     landed.append(item)
                     context.log.info(f"{ref.table}: {item.source} -> {item.status} ({item.rows} rows)")
                     # The archive keeps the bytes by hash; a file rewritten since it was read stays for the next run.
                     if done is not None and item.sha256 is not None and not release(done, item.sha256):
-                        context.log.warning(f"{ref.table}: {item.source} changed after it was read; it stays in the "
-                                            "inbox for the next run")
+                        context.log.warning(
+                            f"{ref.table}: {item.source} changed after it was read; it stays in the "
+                            "inbox for the next run"
+                        )
             except BaseException:
                 # An inbox file waits for the next run; a pull's file is not kept, the next run pulls again.
                 for _, done in found:

@@ -18,8 +18,14 @@ def ingest_definitions(registry: Registry) -> dg.Definitions:
     return dg.Definitions(
         assets=[*build_raw_assets(registry), SUBMISSIONS],
         jobs=[build_pipeline_job(), *partner_jobs.values()],
-        sensors=[build_inbox_sensor(partner, registry, partner_jobs[partner.id])
-                 for partner in partners if partner.delivery.kind in FILE_KINDS],
-        schedules=[build_pull_schedule(partner, partner_jobs[partner.id])
-                   for partner in partners if partner.delivery.kind not in FILE_KINDS],
+        sensors=[
+            build_inbox_sensor(partner, registry, partner_jobs[partner.id])
+            for partner in partners
+            if partner.delivery.kind in FILE_KINDS
+        ],
+        schedules=[
+            build_pull_schedule(partner, partner_jobs[partner.id])
+            for partner in partners
+            if partner.delivery.kind not in FILE_KINDS
+        ],
     )

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.core.home import Home
+from pipelines.core.registry import FILE_KINDS, DatasetRef
 from pipelines.ingest.landing import file_sha256
 from pipelines.ingest.readers import Delivery, format_for
-from pipelines.core.registry import FILE_KINDS, DatasetRef
 
 # Names an upload has while it is still going: hidden files and the suffixes upload tools and partners
 # use before renaming the finished file (.part, .tmp; WinSCP's .filepart), and Excel's '~$' lock files,
@@ -56,8 +56,10 @@ def inbox_files(home: Home, ref: DatasetRef, settle_seconds: float, now: float |
         if path.is_file():
             found.append((stat.st_mtime, path.name, path))
     found.sort()  # deliveries land in the order they came
-    return InboxScan(ready=[path for mtime, _, path in found if now - mtime >= settle_seconds],
-                     settling=[path for mtime, _, path in found if now - mtime < settle_seconds])
+    return InboxScan(
+        ready=[path for mtime, _, path in found if now - mtime >= settle_seconds],
+        settling=[path for mtime, _, path in found if now - mtime < settle_seconds],
+    )
 
 
 def release(path: Path, sha256: str) -> bool:
@@ -72,7 +74,9 @@ def release(path: Path, sha256: str) -> bool:
     return True
 
 
-def collect(home: Home, ref: DatasetRef, workdir: Path, settle_seconds: float) -> Iterator[tuple[Delivery, Path | None]]:
+def collect(
+    home: Home, ref: DatasetRef, workdir: Path, settle_seconds: float
+) -> Iterator[tuple[Delivery, Path | None]]:
     """Yield each delivery with the file to release once it has landed (the inbox file, or the pull's)."""
     kind = ref.partner.delivery.kind
     if kind in FILE_KINDS:

@@ -23,7 +23,9 @@ ALERTS_GROUP = "alerts"
 
 def delivered_selection(refs: Iterable[DatasetRef]) -> dg.AssetSelection:
     """What new deliveries of `refs` rebuild: their raw assets and what depends on them."""
-    return dg.AssetSelection.assets(*[raw_key(ref) for ref in refs]).downstream() - dg.AssetSelection.groups(ALERTS_GROUP)
+    return dg.AssetSelection.assets(*[raw_key(ref) for ref in refs]).downstream() - dg.AssetSelection.groups(
+        ALERTS_GROUP
+    )
 
 
 def partner_refs(registry: Registry, partner: Partner) -> list[DatasetRef]:
@@ -31,8 +33,11 @@ def partner_refs(registry: Registry, partner: Partner) -> list[DatasetRef]:
 
 
 def build_pipeline_job() -> UnresolvedAssetJobDefinition:
-    return dg.define_asset_job(PIPELINE_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.groups(ALERTS_GROUP),
-                               description="Ingest every partner, check, model and publish.")
+    return dg.define_asset_job(
+        PIPELINE_JOB,
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups(ALERTS_GROUP),
+        description="Ingest every partner, check, model and publish.",
+    )
 
 
 def build_partner_job(registry: Registry, partner: Partner) -> UnresolvedAssetJobDefinition:

@@ -20,10 +20,10 @@ from typing import Literal
 import duckdb
 
 from pipelines.core.clock import utc_now
-from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, bind_link_key, pseudonym_sql
-from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, ReadLimits, load_text
 from pipelines.core.registry import DatasetRef
 from pipelines.core.sql import ident, transaction
+from pipelines.ingest.pseudonym import PSEUDONYM_TYPE, bind_link_key, pseudonym_sql
+from pipelines.ingest.readers import TEXT_TABLE, Delivery, DeliveryError, ReadLimits, load_text
 
 LINEAGE_COLUMNS = {
     "_partner": "VARCHAR",
@@ -105,8 +105,7 @@ def archive_copy(path: Path, archive_dir: Path, partner_id: str) -> Archived:
     digest = hashlib.sha256()
     # A hidden temporary name in the archive's own folder: the rename below is atomic, so the archive
     # never holds half a file under a hash.
-    with path.open("rb") as source, tempfile.NamedTemporaryFile(dir=folder, prefix=".incoming-",
-                                                                 delete=False) as copy:
+    with path.open("rb") as source, tempfile.NamedTemporaryFile(dir=folder, prefix=".incoming-", delete=False) as copy:
         partial = Path(copy.name)
         try:
             before = os.fstat(source.fileno())
@@ -131,8 +130,10 @@ def archive_copy(path: Path, archive_dir: Path, partner_id: str) -> Archived:
 
 def _landed_columns(ref: DatasetRef) -> dict[str, str]:
     """The landing table's columns and types: the suite's, pseudonymized ones as pseudonyms, lineage."""
-    columns = {name: PSEUDONYM_TYPE if name in ref.suite.pseudonymize else duck_type
-               for name, duck_type in ref.suite.columns.items()}
+    columns = {
+        name: PSEUDONYM_TYPE if name in ref.suite.pseudonymize else duck_type
+        for name, duck_type in ref.suite.columns.items()
+    }
     return {**columns, **LINEAGE_COLUMNS}
 
 
@@ -192,8 +193,16 @@ def land(
     if con.execute("select 1 from raw.submissions where submission_id = ?", [submission_id]).fetchone():
         return Landed(submission_id, delivery.source, "duplicate", sha256=sha256)
     received_at = received_at or utc_now()
-    record = [submission_id, ref.partner.id, ref.dataset_id, delivery.source, sha256,
-              archived.size, str(archived.path), received_at]
+    record = [
+        submission_id,
+        ref.partner.id,
+        ref.dataset_id,
+        delivery.source,
+        sha256,
+        archived.size,
+        str(archived.path),
+        received_at,
+    ]
     try:
         loaded = load_text(con, dataclasses.replace(delivery, path=archived.path), ref.feed.columns, limits)
     except DeliveryError as exc:
@@ -226,8 +235,9 @@ def land(
             )
     finally:
         con.execute(f"drop table if exists {TEXT_TABLE}")
-    return Landed(submission_id, delivery.source, "pending", rows=rows, parse_error_rows=bad_rows, reason=note,
-                  sha256=sha256)
+    return Landed(
+        submission_id, delivery.source, "pending", rows=rows, parse_error_rows=bad_rows, reason=note, sha256=sha256
+    )
 
 
 def land_all(
@@ -259,15 +269,25 @@ def land_all(
             archived: Archived | None = archive_copy(delivery.path, archive_dir, ref.partner.id)
         except DeliveryChanged:
             archived = None
-        jobs.append((delivery, first_at + dt.timedelta(microseconds=number), archived,
-                     archived is not None and archived.sha256 in seen))
+        jobs.append(
+            (
+                delivery,
+                first_at + dt.timedelta(microseconds=number),
+                archived,
+                archived is not None and archived.sha256 in seen,
+            )
+        )
         if archived is not None:
             seen.add(archived.sha256)
 
     def land_one(delivery: Delivery, received_at: dt.datetime, archived: Archived | None, repeated: bool) -> Landed:
         if archived is None:
-            return Landed(None, delivery.source, "changing",
-                          reason="the file changed while it was being read: it is taken once it stops changing")
+            return Landed(
+                None,
+                delivery.source,
+                "changing",
+                reason="the file changed while it was being read: it is taken once it stops changing",
+            )
         if repeated:
             return Landed(_submission_id(ref, archived.sha256), delivery.source, "duplicate", sha256=archived.sha256)
         with con.cursor() as cursor:

@@ -37,11 +37,17 @@ class ReadLimits:
 
     # The setting for each limit, and the unit it is given in.
     ENV: ClassVar[dict[str, str]] = {
-        "max_file_bytes": "BACKBONE_MAX_FILE_MB", "max_line_bytes": "BACKBONE_MAX_LINE_KB",
-        "max_workbook_bytes": "BACKBONE_MAX_WORKBOOK_MB", "max_sheet_cells": "BACKBONE_MAX_SHEET_CELLS",
+        "max_file_bytes": "BACKBONE_MAX_FILE_MB",
+        "max_line_bytes": "BACKBONE_MAX_LINE_KB",
+        "max_workbook_bytes": "BACKBONE_MAX_WORKBOOK_MB",
+        "max_sheet_cells": "BACKBONE_MAX_SHEET_CELLS",
     }
-    _UNITS: ClassVar[dict[str, int]] = {"max_file_bytes": MB, "max_line_bytes": KB, "max_workbook_bytes": MB,
-                                        "max_sheet_cells": 1}
+    _UNITS: ClassVar[dict[str, int]] = {
+        "max_file_bytes": MB,
+        "max_line_bytes": KB,
+        "max_workbook_bytes": MB,
+        "max_sheet_cells": 1,
+    }
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> ReadLimits:

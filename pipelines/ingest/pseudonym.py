@@ -15,7 +15,6 @@ import uuid
 
 import duckdb
 
-
 PSEUDONYM_TYPE = "UUID"  # the warehouse type of every pseudonymized column
 _BLOCK = 64  # SHA-256 block size in bytes
 
@@ -57,5 +56,4 @@ def pseudonym_sql(expression: str) -> str:
 
     Done in SQL so millions of IDs are hashed inside DuckDB's streaming scan instead of a Python UDF.
     """
-    return pseudonym_from_hex(
-        f"sha256({_padded(_OUTER)} || unhex(sha256({_padded(_INNER)} || encode({expression}))))")
+    return pseudonym_from_hex(f"sha256({_padded(_OUTER)} || unhex(sha256({_padded(_INNER)} || encode({expression}))))")

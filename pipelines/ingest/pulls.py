@@ -22,8 +22,8 @@ import httpx
 import sqlalchemy as sa
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_before_delay, wait_exponential
 
-from pipelines.ingest.readers import Delivery
 from pipelines.core.registry import DatasetRef, RestApi, SqlPull
+from pipelines.ingest.readers import Delivery
 
 
 class PullError(RuntimeError):
@@ -134,13 +134,19 @@ class _ApiPull:
         """The page at url, parsed; retried while the API is unreachable or busy, within the deadline."""
         number = self.pages[_page_key(url)] = len(self.pages) + 1
         # Retries stop at the attempt cap, or when the next one would start after the deadline.
-        retrying = Retrying(retry=retry_if_exception(_retryable), wait=_BACKOFF, reraise=True,
-                            stop=stop_after_attempt(_ATTEMPTS) | stop_before_delay(self.deadline.remaining()))
+        retrying = Retrying(
+            retry=retry_if_exception(_retryable),
+            wait=_BACKOFF,
+            reraise=True,
+            stop=stop_after_attempt(_ATTEMPTS) | stop_before_delay(self.deadline.remaining()),
+        )
         try:
             body = retrying(self._get, client, url)
         except _TooLarge:
-            raise self.error(f"the API sent more than {self.api.max_bytes.human_readable()} (delivery.max_bytes) "
-                             f"by page {number} ({_shown(url)}); stopped reading") from None
+            raise self.error(
+                f"the API sent more than {self.api.max_bytes.human_readable()} (delivery.max_bytes) "
+                f"by page {number} ({_shown(url)}); stopped reading"
+            ) from None
         except _OutOfTime:
             raise self._late(number, "") from None
         except httpx.HTTPError as exc:
@@ -148,9 +154,11 @@ class _ApiPull:
                 raise self._late(number, f"; the last try {_reason(exc)}") from None
             if isinstance(exc, httpx.HTTPStatusError) and exc.response.has_redirect_location:
                 target = url.join(exc.response.headers["Location"])
-                raise self.error(f"the API redirects {_shown(url)} to {_shown(target)}; pulls do not follow "
-                                 f"redirects (if that is the API's new address, set {self.api.base_url_env} to "
-                                 "it)") from None
+                raise self.error(
+                    f"the API redirects {_shown(url)} to {_shown(target)}; pulls do not follow "
+                    f"redirects (if that is the API's new address, set {self.api.base_url_env} to "
+                    "it)"
+                ) from None
             raise self.error(f"{_shown(url)} {_reason(exc)}") from None
         try:
             page = json.loads(body)
@@ -162,8 +170,10 @@ class _ApiPull:
         return page
 
     def _late(self, number: int, last_error: str) -> PullError:
-        return self.error(f"the API did not finish within {self.deadline.seconds:g} s (delivery.deadline_seconds; "
-                          f"at page {number}, {self.records:,} records read{last_error})")
+        return self.error(
+            f"the API did not finish within {self.deadline.seconds:g} s (delivery.deadline_seconds; "
+            f"at page {number}, {self.records:,} records read{last_error})"
+        )
 
     def _get(self, client: httpx.Client, url: httpx.URL) -> bytes:
         """One request, timed out within what is left of the deadline; its body read chunk by chunk up
@@ -196,14 +206,19 @@ class _ApiPull:
         if _origin(target) != _origin(self.first):
             # Not followed even without the token: the pages of another host are not the partner's data.
             foreign = f"{target.host}:{target.port}" if target.port else target.host
-            raise self.error(f"page {number} of the API links to another host ({foreign}); the pull reads "
-                             f"pages of {_shown(self.first.copy_with(path='/', query=None))} only")
+            raise self.error(
+                f"page {number} of the API links to another host ({foreign}); the pull reads "
+                f"pages of {_shown(self.first.copy_with(path='/', query=None))} only"
+            )
         if (earlier := self.pages.get(_page_key(target))) is not None:
-            raise self.error(f"the API's pages go round in a circle: page {number} links back to page {earlier} "
-                             f"({_shown(target)})")
+            raise self.error(
+                f"the API's pages go round in a circle: page {number} links back to page {earlier} ({_shown(target)})"
+            )
         if number >= self.api.max_pages:
-            raise self.error(f"the API still had a next page after {self.api.max_pages} pages (delivery.max_pages); "
-                             f"stopped before {_shown(target)}")
+            raise self.error(
+                f"the API still had a next page after {self.api.max_pages} pages (delivery.max_pages); "
+                f"stopped before {_shown(target)}"
+            )
         return target
 
 
@@ -214,8 +229,10 @@ def pull_api(ref: DatasetRef, workdir: Path) -> Delivery | None:
     base_url = _setting(api.base_url_env, "API base URL", ref.partner.id).rstrip("/")
     token = _setting(api.token_env, "API token", ref.partner.id)
     if not (token.isascii() and token.isprintable()):  # or httpx would quote it in its error
-        raise PullError(f"{ref.partner.id}: {api.token_env} holds a character no bearer token has "
-                        "(a line break, a control character or a non-ASCII letter)")
+        raise PullError(
+            f"{ref.partner.id}: {api.token_env} holds a character no bearer token has "
+            "(a line break, a control character or a non-ASCII letter)"
+        )
     try:
         first = httpx.URL(base_url + ref.feed.endpoint)
     except httpx.InvalidURL as exc:
@@ -224,9 +241,14 @@ def pull_api(ref: DatasetRef, workdir: Path) -> Delivery | None:
     url: httpx.URL | None = first.copy_merge_params({"page": 1, "per_page": api.page_size})
     # Redirects are not followed (httpx's default, kept on purpose): a move of the API is for its
     # partner file to say, and a redirect elsewhere must not take the token along.
-    with _pull_file(workdir, ".jsonl") as (out, path), httpx.Client(
-        auth=_BearerToken(token, first), headers={"Accept": "application/json"}, follow_redirects=False,
-    ) as client:
+    with (
+        _pull_file(workdir, ".jsonl") as (out, path),
+        httpx.Client(
+            auth=_BearerToken(token, first),
+            headers={"Accept": "application/json"},
+            follow_redirects=False,
+        ) as client,
+    ):
         while url is not None:
             page = pull.page(client, url)
             out.write("".join(_RECORD_JSON.encode(record) + "\n" for record in page[api.records_field]))
@@ -273,4 +295,6 @@ def pull_sql(ref: DatasetRef, workdir: Path) -> Delivery | None:
     if not count:
         path.unlink()
         return None
-    return Delivery(path, source=f"{engine.url.render_as_string(hide_password=True)} ({pull.url_env})", format="csv", first_row=1)
+    return Delivery(
+        path, source=f"{engine.url.render_as_string(hide_password=True)} ({pull.url_env})", format="csv", first_row=1
+    )

@@ -20,11 +20,18 @@ from typing import Literal
 
 import duckdb
 
-from pipelines.ingest.limits import ReadLimits, size_words
-from pipelines.ingest.textfiles import (HEADER_SEARCH_LINES, TextRefused, as_utf8, explain_scan_error, find_header,
-                                       fold, header_score)
-from pipelines.ingest.workbooks import WorkbookRefused, check_workbook
 from pipelines.core.sql import ident, literal
+from pipelines.ingest.limits import ReadLimits, size_words
+from pipelines.ingest.textfiles import (
+    HEADER_SEARCH_LINES,
+    TextRefused,
+    as_utf8,
+    explain_scan_error,
+    find_header,
+    fold,
+    header_score,
+)
+from pipelines.ingest.workbooks import WorkbookRefused, check_workbook
 
 Format = Literal["csv", "xlsx", "jsonl"]
 TEXT_TABLE = "_delivery_text"
@@ -41,7 +48,7 @@ class Delivery:
     format: Format
     sheet: str | None = None
     first_row: int = 2  # number of the first data row as the partner sees it (files: header is row 1;
-                        # a workbook's rows keep their Excel row numbers)
+    # a workbook's rows keep their Excel row numbers)
 
 
 @dataclass(frozen=True)
@@ -76,32 +83,50 @@ def _strict_csv(path: Path, delimiter: str, skip: int, width: int, max_line_byte
     quote or a short line is an error to report, never data."""
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(width))
     limit = f", max_line_size = {max_line_bytes}" if max_line_bytes else ""
-    return (f"read_csv({literal(str(path))}, delim = {literal(delimiter)}, quote = '\"', escape = '\"', "
-            f"header = false, skip = {skip}, columns = {{{columns}}}, auto_detect = false, strict_mode = true"
-            f"{limit})")
+    return (
+        f"read_csv({literal(str(path))}, delim = {literal(delimiter)}, quote = '\"', escape = '\"', "
+        f"header = false, skip = {skip}, columns = {{{columns}}}, auto_detect = false, strict_mode = true"
+        f"{limit})"
+    )
 
 
 @contextmanager
-def _source(con: duckdb.DuckDBPyConnection, delivery: Delivery, wanted: list[str],
-            limits: ReadLimits) -> Iterator[_Source]:
+def _source(
+    con: duckdb.DuckDBPyConnection, delivery: Delivery, wanted: list[str], limits: ReadLimits
+) -> Iterator[_Source]:
     size = delivery.path.stat().st_size
     if size > limits.max_file_bytes:
-        raise DeliveryError(f"the file is {size_words(size, exact=True)}, more than the "
-                            f"{size_words(limits.max_file_bytes, exact=True)} "
-                            f"one delivery may be (setting {ReadLimits.ENV['max_file_bytes']}): split it into "
-                            "smaller files")
+        raise DeliveryError(
+            f"the file is {size_words(size, exact=True)}, more than the "
+            f"{size_words(limits.max_file_bytes, exact=True)} "
+            f"one delivery may be (setting {ReadLimits.ENV['max_file_bytes']}): split it into "
+            "smaller files"
+        )
     if delivery.format == "xlsx":
         with _sheet_as_csv(delivery.path, delivery.sheet, wanted, limits) as (text, names, where, note):
-            yield _Source(_strict_csv(text, ",", 1, len(names) + 1), names, [f"c{i + 1}" for i in range(len(names))],
-                          "cast(c0 as bigint)", "the sheet cannot be read", where, note=note)
+            yield _Source(
+                _strict_csv(text, ",", 1, len(names) + 1),
+                names,
+                [f"c{i + 1}" for i in range(len(names))],
+                "cast(c0 as bigint)",
+                "the sheet cannot be read",
+                where,
+                note=note,
+            )
     elif delivery.format == "jsonl":
         if not size:
             raise DeliveryError("the delivery holds no records")
         relation = f"read_json({literal(str(delivery.path))}, format = 'newline_delimited')"
         failure = "the records cannot be read as JSON"
         names = [row[0] for row in _read(con, f"describe select * from {relation}", failure).fetchall()]
-        yield _Source(relation, names, [ident(name) for name in names], f"row_number() over () + {delivery.first_row - 1}",
-                      failure, "the records")
+        yield _Source(
+            relation,
+            names,
+            [ident(name) for name in names],
+            f"row_number() over () + {delivery.first_row - 1}",
+            failure,
+            "the records",
+        )
     else:
         with tempfile.TemporaryDirectory(prefix="backbone-text-") as scratch:
             try:
@@ -112,11 +137,16 @@ def _source(con: duckdb.DuckDBPyConnection, delivery: Delivery, wanted: list[str
             # Rows are numbered as the partner sees them: the first data row is the line after the header.
             first = delivery.first_row - 1 + header.line - 1
             notes = [note for note in (encoding_note, header.note()) if note]
-            yield _Source(_strict_csv(text, header.delimiter, header.line, len(header.names), limits.max_line_bytes),
-                          header.names, [f"c{i}" for i in range(len(header.names))], f"row_number() over () + {first}",
-                          "the file cannot be read as CSV", f"line {header.line}",
-                          lambda message: explain_scan_error(message, text, header, limits),
-                          "; ".join(notes) or None)
+            yield _Source(
+                _strict_csv(text, header.delimiter, header.line, len(header.names), limits.max_line_bytes),
+                header.names,
+                [f"c{i}" for i in range(len(header.names))],
+                f"row_number() over () + {first}",
+                "the file cannot be read as CSV",
+                f"line {header.line}",
+                lambda message: explain_scan_error(message, text, header, limits),
+                "; ".join(notes) or None,
+            )
 
 
 def _cell_text(value: object) -> str | None:
@@ -138,8 +168,9 @@ def _cell_text(value: object) -> str | None:
 
 
 @contextmanager
-def _sheet_as_csv(path: Path, sheet: str | None, wanted: list[str],
-                  limits: ReadLimits) -> Iterator[tuple[Path, list[str], str, str | None]]:
+def _sheet_as_csv(
+    path: Path, sheet: str | None, wanted: list[str], limits: ReadLimits
+) -> Iterator[tuple[Path, list[str], str, str | None]]:
     """The sheet's rows after its header as a temporary CSV (each row's sheet row number first), the
     header's names, where the header is, and a note if rows above it were skipped."""
     from python_calamine import CalamineError, CalamineWorkbook
@@ -169,7 +200,7 @@ def _sheet_as_csv(path: Path, sheet: str | None, wanted: list[str],
     header_row = leading[pick][0]
     columns = [text or f"column{i + 1}" for i, text in enumerate(texts[pick])]
     note = f"the header is row {header_row} of the sheet; the rows above it were skipped" if pick else None
-    rows = chain(leading[pick + 1:], rows)
+    rows = chain(leading[pick + 1 :], rows)
     # The cells, as text, stream through a temporary CSV file that DuckDB scans like any CSV delivery:
     # no whole-sheet frame in Python, and one code path types and lands the rows.
     with tempfile.TemporaryDirectory(prefix="backbone-xlsx-") as scratch:
@@ -185,8 +216,9 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0]
 
 
-def _read(con: duckdb.DuckDBPyConnection, sql: str, failure: str,
-          explain: Callable[[str], str | None] = lambda message: None) -> duckdb.DuckDBPyConnection:
+def _read(
+    con: duckdb.DuckDBPyConnection, sql: str, failure: str, explain: Callable[[str], str | None] = lambda message: None
+) -> duckdb.DuckDBPyConnection:
     try:
         return con.execute(sql)
     except duckdb.Error as exc:
@@ -201,18 +233,22 @@ def _positions(source: _Source, columns: dict[str, str]) -> dict[str, int]:
     missing = [f"'{theirs}' (for {ours})" for ours, theirs in columns.items() if fold(theirs) not in found]
     if missing:
         raise DeliveryError(
-            f"missing column(s) {', '.join(missing)}; the delivery has: {', '.join(source.names) or 'no columns'}")
+            f"missing column(s) {', '.join(missing)}; the delivery has: {', '.join(source.names) or 'no columns'}"
+        )
     for theirs in columns.values():
         if len(same := found[fold(theirs)]) > 1:
             raise DeliveryError(
                 f"the header ({source.header_at}) has {len(same)} columns that read as '{theirs}' (case and spaces "
-                f"aside): " + ", ".join(f"column {i + 1} '{source.names[i]}'" for i in same)
-                + "; keep one, or rename the others")
+                f"aside): "
+                + ", ".join(f"column {i + 1} '{source.names[i]}'" for i in same)
+                + "; keep one, or rename the others"
+            )
     return {ours: found[fold(theirs)][0] for ours, theirs in columns.items()}
 
 
-def load_text(con: duckdb.DuckDBPyConnection, delivery: Delivery, columns: dict[str, str],
-              limits: ReadLimits = ReadLimits()) -> Loaded:
+def load_text(
+    con: duckdb.DuckDBPyConnection, delivery: Delivery, columns: dict[str, str], limits: ReadLimits = ReadLimits()
+) -> Loaded:
     """Scan `delivery` into temp table TEXT_TABLE with the canonical names; return its row count.
 
     `columns` maps canonical name -> the partner's column name. Column names are matched
@@ -228,6 +264,11 @@ def load_text(con: duckdb.DuckDBPyConnection, delivery: Delivery, columns: dict[
             f"nullif(trim(cast({source.columns[position]} as varchar)), '') as {ident(ours)}"
             for ours, position in positions.items()
         )
-        _read(con, f"create or replace temp table {TEXT_TABLE} as select {source.numbered} as _source_row, {select} "
-                   f"from {source.relation}", source.failure, source.explain)
+        _read(
+            con,
+            f"create or replace temp table {TEXT_TABLE} as select {source.numbered} as _source_row, {select} "
+            f"from {source.relation}",
+            source.failure,
+            source.explain,
+        )
     return Loaded(con.execute(f"select count(*) from {TEXT_TABLE}").fetchone()[0], source.note)

@@ -1,6 +1,5 @@
 """Scheduled pulls for partners whose data we fetch (REST API, SQL database)."""
 
-
 from typing import TYPE_CHECKING
 
 import dagster as dg

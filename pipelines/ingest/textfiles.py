@@ -63,8 +63,10 @@ def _windows_1252_to_utf8(path: Path, target: Path) -> None:
                 out.write(block.decode("cp1252"))
             except UnicodeDecodeError as exc:
                 at = line + block.count(NEWLINE, 0, exc.start)
-                raise TextRefused(f"line {at}: byte 0x{block[exc.start]:02X} is neither UTF-8 nor Windows-1252 "
-                                  "text; save the file as 'CSV UTF-8'") from None
+                raise TextRefused(
+                    f"line {at}: byte 0x{block[exc.start]:02X} is neither UTF-8 nor Windows-1252 "
+                    "text; save the file as 'CSV UTF-8'"
+                ) from None
             line += block.count(NEWLINE)
 
 
@@ -74,8 +76,9 @@ def _utf16_to_utf8(path: Path, target: Path) -> None:
             for block in iter(lambda: source.read(BLOCK), ""):
                 out.write(block)
         except UnicodeError:
-            raise TextRefused("the file starts as UTF-16 text but is not UTF-16 throughout; save it as "
-                              "'CSV UTF-8'") from None
+            raise TextRefused(
+                "the file starts as UTF-16 text but is not UTF-16 throughout; save it as 'CSV UTF-8'"
+            ) from None
 
 
 def as_utf8(path: Path, scratch: Path) -> tuple[Path, str | None]:
@@ -140,8 +143,10 @@ def find_header(path: Path, wanted: list[str], limits: ReadLimits) -> Header:
 
 
 def too_long(line: int | str, limits: ReadLimits) -> str:
-    return (f"line {line} is longer than {size_words(limits.max_line_bytes)}, the most one line may hold "
-            f"(setting {ReadLimits.ENV['max_line_bytes']}): is this the right file?")
+    return (
+        f"line {line} is longer than {size_words(limits.max_line_bytes)}, the most one line may hold "
+        f"(setting {ReadLimits.ENV['max_line_bytes']}): is this the right file?"
+    )
 
 
 def _last_line(path: Path) -> str:
@@ -156,7 +161,7 @@ def explain_scan_error(message: str, path: Path, header: Header, limits: ReadLim
     at = re.search(r"CSV Error on Line: (\d+)", message)
     line = at.group(1) if at else "?"
     if "unterminated quote" in message:
-        return f"line {line}: a quoted value is never closed (a \" opens it and no \" ends it)"
+        return f'line {line}: a quoted value is never closed (a " opens it and no " ends it)'
     if "Maximum line size" in message:
         return too_long(line, limits)
     counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", message)

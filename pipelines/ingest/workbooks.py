@@ -47,8 +47,9 @@ def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     parts = {}
     for sheet in workbook.iter(f"{_MAIN}sheet"):
         target = targets.get(sheet.get(f"{_REL}id"), "")
-        parts[sheet.get("name", "")] = (target.lstrip("/") if target.startswith("/")
-                                        else posixpath.normpath(posixpath.join("xl", target)))
+        parts[sheet.get("name", "")] = (
+            target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
+        )
     return parts
 
 
@@ -65,7 +66,8 @@ def check_workbook(path: Path, sheet: str | None, limits: ReadLimits) -> None:
                 f"the workbook unzips to {size_words(unzipped, exact=True)}, more than the "
                 f"{size_words(limits.max_workbook_bytes, exact=True)} "
                 f"a workbook may hold (setting {ReadLimits.ENV['max_workbook_bytes']}): send the sheet as CSV, or "
-                "remove what else the workbook holds")
+                "remove what else the workbook holds"
+            )
         parts = _sheet_parts(archive)
         name = sheet if sheet is not None else next(iter(parts), None)
         member = parts.get(name) if name is not None else None
@@ -85,5 +87,5 @@ def check_workbook(path: Path, sheet: str | None, limits: ReadLimits) -> None:
         raise WorkbookRefused(
             f"the sheet '{name}' spans {rows:,} rows by {columns:,} columns ({found.group(0).decode()[1:]}), "
             f"{rows * columns:,} cells, more than the {limits.max_sheet_cells:,} a sheet may hold (setting "
-            f"{ReadLimits.ENV['max_sheet_cells']}): delete the unused rows and columns, or send the sheet as CSV")
-
+            f"{ReadLimits.ENV['max_sheet_cells']}): delete the unused rows and columns, or send the sheet as CSV"
+        )

@@ -1,7 +1,6 @@
 """dbt models as assets: keys from the model's layer folder (staging, intermediate, marts), every model in
 group `models`, owners from the registry."""
 
-
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
@@ -14,13 +13,13 @@ from packaging import version
 from pydantic import Field
 
 from pipelines.core.agenda import Agenda, write_agenda
-from pipelines.models.dbt_vars import project_dbt_vars, vars_arg
 from pipelines.core.home import PRIVATE_FILE
-from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
 from pipelines.core.partnership import Partnership
 from pipelines.core.registry import Registry
 from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
 from pipelines.core.warehouse import duckdb_memory_limit
+from pipelines.models.dbt_vars import project_dbt_vars, vars_arg
+from pipelines.models.project import dbt_core_version, dbt_executable, dbt_project
 
 LAYERS = ("staging", "intermediate", "marts")
 
@@ -73,8 +72,9 @@ def build_dbt_assets(partnership: Partnership) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         name="backbone_dbt",
     )
-    def _models(context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource,
-                config: DbtBuildConfig) -> Iterator:
+    def _models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, backbone: BackboneResource, config: DbtBuildConfig
+    ) -> Iterator:
         with backbone.warehouse():  # an older instance's schema is brought up to date before dbt reads it
             pass
         # profiles.yml reads the warehouse path and memory limit from the environment of the dbt process.
@@ -87,8 +87,14 @@ def build_dbt_assets(partnership: Partnership) -> dg.AssetsDefinition:
         # writing them is a noticeable part of each build, every node's result and duration is in the run's
         # events and dbt.log, and the definitions read the project's own manifest. The vars are the lists
         # the partnership's files held when the definitions loaded, as `make` parsed the manifest with.
-        args = ["build", "--exclude-resource-type", "unit_test", "--no-write-json", *vars_arg(values),
-                *(["--full-refresh"] if config.full_refresh else [])]
+        args = [
+            "build",
+            "--exclude-resource-type",
+            "unit_test",
+            "--no-write-json",
+            *vars_arg(values),
+            *(["--full-refresh"] if config.full_refresh else []),
+        ]
         invocation = dbt.cli(args, context=context, target_path=backbone.paths.dbt_target)
         # dagster-dbt has just seeded the folder with the project's parse state by shutil.copy, which
         # keeps the project file's mode: make the instance's copy owner-only like the rest.
@@ -124,8 +130,9 @@ class BackboneDbtCli(DbtCliResource):
 
 def dbt_resource() -> DbtCliResource:
     project = dbt_project()
-    return BackboneDbtCli(project_dir=project, profiles_dir=str(project.profiles_dir),
-                          dbt_executable=str(dbt_executable()))
+    return BackboneDbtCli(
+        project_dir=project, profiles_dir=str(project.profiles_dir), dbt_executable=str(dbt_executable())
+    )
 
 
 AGENDA_KEYS = [dg.AssetKey(["config", table]) for table in ("indicators", "indicator_disaggregations", "programs")]
@@ -133,9 +140,15 @@ AGENDA_KEYS = [dg.AssetKey(["config", table]) for table in ("indicators", "indic
 
 def build_agenda_asset(agenda: Agenda) -> dg.AssetsDefinition:
     @dg.multi_asset(
-        specs=[dg.AssetSpec(key, group_name="models", kinds={"duckdb", "yaml"},
-                            description=f"agenda.yml -> warehouse table config.{key.path[-1]}")
-               for key in AGENDA_KEYS],
+        specs=[
+            dg.AssetSpec(
+                key,
+                group_name="models",
+                kinds={"duckdb", "yaml"},
+                description=f"agenda.yml -> warehouse table config.{key.path[-1]}",
+            )
+            for key in AGENDA_KEYS
+        ],
         name="common_agenda",
         pool=WAREHOUSE_POOL,
         description="Copies the common agenda (agenda.yml) into the warehouse so dbt and the scorecard "
@@ -144,8 +157,11 @@ def build_agenda_asset(agenda: Agenda) -> dg.AssetsDefinition:
     def common_agenda(backbone: BackboneResource) -> Iterator[dg.MaterializeResult]:
         with backbone.warehouse() as con:
             write_agenda(con, agenda)
-        counts = {"indicators": len(agenda.indicators), "programs": len(agenda.programs),
-                  "indicator_disaggregations": sum(len(i.disaggregations) for i in agenda.indicators)}
+        counts = {
+            "indicators": len(agenda.indicators),
+            "programs": len(agenda.programs),
+            "indicator_disaggregations": sum(len(i.disaggregations) for i in agenda.indicators),
+        }
         for key in AGENDA_KEYS:
             yield dg.MaterializeResult(asset_key=key, metadata={"dagster/row_count": counts[key.path[-1]]})
 

@@ -28,8 +28,11 @@ def dbt_vars(agenda: Agenda, registry: Registry, schools: list[School]) -> dict[
         "min_cell_size": agenda.privacy.min_cell_size,
         # indicator_values publishes these, in this order (macros/indicator_cells.sql per indicator)
         "indicators": [
-            {"id": indicator.id, "numerator_column": indicator.numerator_column,
-             "school_geography": "school" in indicator.disaggregations}
+            {
+                "id": indicator.id,
+                "numerator_column": indicator.numerator_column,
+                "school_geography": "school" in indicator.disaggregations,
+            }
             for indicator in agenda.indicators
         ],
         "dimensions": [breakdown.name for breakdown in BREAKDOWNS if not breakdown.geography],

@@ -50,21 +50,37 @@ def dbt_core_version(executable: Path) -> version.Version | None:
     return None
 
 
-def run_dbt(args: Sequence[str], env: Mapping[str, str] | None = None, dbt_vars: Mapping[str, Any] | None = None,
-            project_dir: Path = DBT_PROJECT_DIR) -> subprocess.CompletedProcess[str]:
+def run_dbt(
+    args: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    dbt_vars: Mapping[str, Any] | None = None,
+    project_dir: Path = DBT_PROJECT_DIR,
+) -> subprocess.CompletedProcess[str]:
     """`dbt <args>` on this project (or a copy of it) and its profiles, output captured, with the
     project's vars (pipelines.models.dbt_vars) unless `dbt_vars` are given."""
     executable = dbt_executable()
     values = project_dbt_vars() if dbt_vars is None else dict(dbt_vars)
     try:
         return subprocess.run(
-            [str(executable), *args, *vars_arg(values),
-             "--project-dir", str(project_dir), "--profiles-dir", str(project_dir)],
-            env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False,
+            [
+                str(executable),
+                *args,
+                *vars_arg(values),
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+            ],
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
         )
     except FileNotFoundError:
-        raise DbtParseError(f"dbt is not installed ({executable}): run `make`, which creates {DBT_ENV}, "
-                            f"or set {DBT_ENV_VAR} to a dbt executable") from None
+        raise DbtParseError(
+            f"dbt is not installed ({executable}): run `make`, which creates {DBT_ENV}, "
+            f"or set {DBT_ENV_VAR} to a dbt executable"
+        ) from None
 
 
 def _parse(project: DbtProject) -> None:

@@ -26,8 +26,11 @@ def _privacy_rules() -> dict[str, list[PrivacyRule]]:
 def mart_keys() -> list[dg.AssetKey]:
     """The asset keys of the dbt project's marts, which publish waits for."""
     manifest = json.loads(dbt_project().manifest_path.read_text())
-    return sorted(dg.AssetKey([MARTS_SCHEMA, node["name"]]) for node in manifest["nodes"].values()
-                  if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA)
+    return sorted(
+        dg.AssetKey([MARTS_SCHEMA, node["name"]])
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["config"].get("schema") == MARTS_SCHEMA
+    )
 
 
 def build_publish_asset(mart_keys: Sequence[dg.AssetKey], registry: Registry, agenda: Agenda) -> dg.AssetsDefinition:
@@ -36,13 +39,23 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey], registry: Registry, ag
     @dg.multi_asset(
         name="publish",
         specs=[
-            dg.AssetSpec(SERVING_KEY, deps=list(mart_keys), group_name="publish", kinds={"duckdb", "parquet"},
-                         description="serving.duckdb and exports/<mart>.parquet and .csv for analysts, "
-                         "published with the scorecard as one version."),
-            dg.AssetSpec(SCORECARD_KEY, deps=[SERVING_KEY], group_name="publish", kinds={"html"},
-                         description="The community scorecard: static pages under site/ built from serving.duckdb "
-                         "alone (overview, one page per indicator, program and partner, bright spots, partner "
-                         "data health)."),
+            dg.AssetSpec(
+                SERVING_KEY,
+                deps=list(mart_keys),
+                group_name="publish",
+                kinds={"duckdb", "parquet"},
+                description="serving.duckdb and exports/<mart>.parquet and .csv for analysts, "
+                "published with the scorecard as one version.",
+            ),
+            dg.AssetSpec(
+                SCORECARD_KEY,
+                deps=[SERVING_KEY],
+                group_name="publish",
+                kinds={"html"},
+                description="The community scorecard: static pages under site/ built from serving.duckdb "
+                "alone (overview, one page per indicator, program and partner, bright spots, partner "
+                "data health).",
+            ),
         ],
         pool=WAREHOUSE_POOL,
     )
@@ -55,8 +68,7 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey], registry: Registry, ag
         rules = _privacy_rules()
 
         def write(version: Version):
-            published = publish(home.warehouse, version.serving, version.exports, rules,
-                                agenda.privacy.min_cell_size)
+            published = publish(home.warehouse, version.serving, version.exports, rules, agenda.privacy.min_cell_size)
             site = build_site(version.serving, version.site, rules, agenda, registry, chart_cache=home.chart_cache)
             return published, site
 
@@ -64,17 +76,25 @@ def build_publish_asset(mart_keys: Sequence[dg.AssetKey], registry: Registry, ag
             published, site = release(home, write)
         except (PublishRefused, SiteError) as exc:
             raise dg.Failure(description=str(exc)) from None
-        yield dg.MaterializeResult(asset_key=SERVING_KEY, metadata={
-            "serving_database": dg.MetadataValue.path(str(home.serving)),
-            "tables": dg.MetadataValue.md(
-                "\n".join(["| mart | rows | exports |", "|---|---|---|"]
-                          + [f"| {p.table} | {p.rows} | {p.parquet.name}, {p.csv.name} |" for p in published])
-            ),
-            "dagster/row_count": sum(p.rows for p in published),
-        })
-        yield dg.MaterializeResult(asset_key=SCORECARD_KEY, metadata={
-            "site": dg.MetadataValue.path(str(home.site / "index.html")),
-            "pages": dg.MetadataValue.md("\n".join(f"- {page}" for page in site.pages)),
-        })
+        yield dg.MaterializeResult(
+            asset_key=SERVING_KEY,
+            metadata={
+                "serving_database": dg.MetadataValue.path(str(home.serving)),
+                "tables": dg.MetadataValue.md(
+                    "\n".join(
+                        ["| mart | rows | exports |", "|---|---|---|"]
+                        + [f"| {p.table} | {p.rows} | {p.parquet.name}, {p.csv.name} |" for p in published]
+                    )
+                ),
+                "dagster/row_count": sum(p.rows for p in published),
+            },
+        )
+        yield dg.MaterializeResult(
+            asset_key=SCORECARD_KEY,
+            metadata={
+                "site": dg.MetadataValue.path(str(home.site / "index.html")),
+                "pages": dg.MetadataValue.md("\n".join(f"- {page}" for page in site.pages)),
+            },
+        )
 
     return publish_version

@@ -112,7 +112,7 @@ class PublishedData:
 def _rows(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule]) -> list[dict[str, Any]]:
     result = con.execute(f"select * from {ident(table)}")
     names = [column[0] for column in result.description]
-    rows = [dict(zip(names, row)) for row in result.fetchall()]
+    rows = [dict(zip(names, row, strict=False)) for row in result.fetchall()]
     return [hide_flagged(row, rules) for row in rows]
 
 
@@ -131,8 +131,9 @@ def load_published(serving: Path, rules: dict[str, list[PrivacyRule]]) -> Publis
 
         def read(table: str) -> list[dict[str, Any]]:
             if table not in rules:
-                raise SiteError(f"{table} in {serving} declares no privacy rule; the scorecard shows only "
-                                "marts with one")
+                raise SiteError(
+                    f"{table} in {serving} declares no privacy rule; the scorecard shows only marts with one"
+                )
             return _rows(con, table, rules[table])
 
         missing = {"indicator_values", "program_performance"} - tables

@@ -56,22 +56,28 @@ def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[P
     return con.execute(f"select count(*) from {MARTS_SCHEMA}.{ident(table)} where {where}").fetchone()[0]
 
 
-def publish(warehouse: Path, serving: Path, exports: Path, rules: dict[str, list[PrivacyRule]],
-            min_cell_size: int) -> list[PublishedMart]:
+def publish(
+    warehouse: Path, serving: Path, exports: Path, rules: dict[str, list[PrivacyRule]], min_cell_size: int
+) -> list[PublishedMart]:
     """Write every mart into the new files `serving` and `exports`/, or nothing: a mart without a privacy
     rule, or breaking it (a count under `min_cell_size`, the agenda's privacy.min_cell_size), stops the
     publish before anything is written."""
     published: list[PublishedMart] = []
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        tables = [row[0] for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = ? order by table_name",
-            [MARTS_SCHEMA],
-        ).fetchall()]
+        tables = [
+            row[0]
+            for row in con.execute(
+                "select table_name from information_schema.tables where table_schema = ? order by table_name",
+                [MARTS_SCHEMA],
+            ).fetchall()
+        ]
         for table in tables:
             if table not in rules:
-                raise PublishRefused(f"{MARTS_SCHEMA}.{table} declares no privacy rule (config.meta.privacy "
-                                     "in its dbt yml); nothing was published")
+                raise PublishRefused(
+                    f"{MARTS_SCHEMA}.{table} declares no privacy rule (config.meta.privacy "
+                    "in its dbt yml); nothing was published"
+                )
             if shown := privacy_violations(con, table, rules[table], min_cell_size):
                 raise PublishRefused(
                     f"{MARTS_SCHEMA}.{table} would show {shown} row(s) counting fewer than {min_cell_size}; "

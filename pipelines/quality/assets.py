@@ -11,7 +11,9 @@ from pipelines.quality.timeliness import write_calendar
 
 CALENDAR_KEY = dg.AssetKey(["quality", "delivery_calendar"])  # the dbt source quality.delivery_calendar
 CHECK_RESULTS = dg.AssetSpec(
-    ["quality", "check_results"], group_name="ingest", kinds={"duckdb"},
+    ["quality", "check_results"],
+    group_name="ingest",
+    kinds={"duckdb"},
     description="Each submission's expectation results: counts, sample values and source rows of every "
     "failure. Written by the raw assets' expectations checks; read by the alerts and partner_data_health.",
 )

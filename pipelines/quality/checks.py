@@ -13,7 +13,6 @@
 - `equity_coverage` (non-blocking), on indicator_values: warns when a required breakdown cannot be made.
 """
 
-
 import datetime as dt
 import json
 
@@ -22,13 +21,14 @@ import duckdb
 
 from pipelines.core.agenda import Agenda
 from pipelines.core.clock import run_as_of, utc_now
+from pipelines.core.registry import DatasetRef, Registry
+from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
+from pipelines.core.sql import ident, literal
 from pipelines.ingest.assets import raw_key
 from pipelines.quality.coverage import coverage_gaps
 from pipelines.quality.timeliness import due_statuses
 from pipelines.quality.validation import ValidationReport, validate_batches
-from pipelines.core.registry import DatasetRef, Registry
-from pipelines.core.resources import WAREHOUSE_POOL, BackboneResource
-from pipelines.core.sql import ident, literal
+
 
 def batch_query(ref: DatasetRef, submission_id: str, loaded_at: dt.datetime | None = None) -> str:
     """The rows GX sees: canonical columns plus the row number and type errors of one submission.
@@ -45,8 +45,9 @@ def batch_query(ref: DatasetRef, submission_id: str, loaded_at: dt.datetime | No
     )
 
 
-def _record(con: duckdb.DuckDBPyConnection, submission_id: str, status: str, reason: str | None,
-            report: ValidationReport | None) -> None:
+def _record(
+    con: duckdb.DuckDBPyConnection, submission_id: str, status: str, reason: str | None, report: ValidationReport | None
+) -> None:
     now = utc_now()
     con.execute(
         "update raw.submissions set status = ?, status_reason = ?, checked_at = ? where submission_id = ?",
@@ -56,9 +57,19 @@ def _record(con: duckdb.DuckDBPyConnection, submission_id: str, status: str, rea
     for outcome in report.outcomes if report else []:
         con.execute(
             "insert into quality.check_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [submission_id, outcome.expectation_type, ", ".join(outcome.columns), outcome.notes, outcome.success,
-             outcome.element_count, outcome.unexpected_count, outcome.unexpected_percent,
-             json.dumps(outcome.sample_values), json.dumps(outcome.sample_rows), outcome.error],
+            [
+                submission_id,
+                outcome.expectation_type,
+                ", ".join(outcome.columns),
+                outcome.notes,
+                outcome.success,
+                outcome.element_count,
+                outcome.unexpected_count,
+                outcome.unexpected_percent,
+                json.dumps(outcome.sample_values),
+                json.dumps(outcome.sample_rows),
+                outcome.error,
+            ],
         )
 
 
@@ -79,8 +90,15 @@ def check_new_submissions(backbone: BackboneResource, ref: DatasetRef) -> tuple[
         ).fetchall()
     readable = [row for row in new if row[2] != "unreadable"]
     # GX opens the warehouse file itself, so no connection of ours may be open meanwhile.
-    reports = dict(zip([row[0] for row in readable], validate_batches(
-        backbone.paths.warehouse, [batch_query(ref, row[0], row[4]) for row in readable], ref.suite), strict=True))
+    reports = dict(
+        zip(
+            [row[0] for row in readable],
+            validate_batches(
+                backbone.paths.warehouse, [batch_query(ref, row[0], row[4]) for row in readable], ref.suite
+            ),
+            strict=True,
+        )
+    )
     verdicts: list[tuple[str, str, str | None, ValidationReport | None]] = []
     for submission_id, _source, status, reason, _received_at in new:
         report = reports.get(submission_id)
@@ -144,8 +162,10 @@ def build_equity_coverage_check(registry: Registry, agenda: Agenda) -> dg.AssetC
         return dg.AssetCheckResult(
             passed=not gaps,
             severity=dg.AssetCheckSeverity.WARN,
-            metadata={"gaps": dg.MetadataValue.md("\n".join(f"- {gap}" for gap in gaps) or "None."),
-                      "gap_count": len(gaps)},
+            metadata={
+                "gaps": dg.MetadataValue.md("\n".join(f"- {gap}" for gap in gaps) or "None."),
+                "gap_count": len(gaps),
+            },
         )
 
     return equity_coverage

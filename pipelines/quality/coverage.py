@@ -19,8 +19,9 @@ MAX_EMPTY_SHARE = 0.05
 
 def _empty_shares(con: duckdb.DuckDBPyConnection, table: str, fields: list[str]) -> dict[str, float]:
     """Share of accepted rows of raw.`table` where each field is empty, in one scan; {} before any accepted row."""
-    if not con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
-                       "and table_name = ?", [table]).fetchone()[0]:
+    if not con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?", [table]
+    ).fetchone()[0]:
         return {}
     empties = ", ".join(f"count(*) filter (where r.{ident(field)} is null)" for field in fields)
     total, *empty = con.execute(
@@ -35,8 +36,10 @@ def coverage_gaps(agenda: Agenda, registry: Registry, con: duckdb.DuckDBPyConnec
     judged: list[tuple[str, str, DatasetRef, str]] = []
     gaps = []
     for indicator in agenda.indicators:
-        refs = [registry.dataset(dataset, partner)
-                for partner, dataset in (source.split(".") for source in indicator.sources)]
+        refs = [
+            registry.dataset(dataset, partner)
+            for partner, dataset in (source.split(".") for source in indicator.sources)
+        ]
         for dimension in indicator.disaggregations:
             field = DIMENSION_FIELDS[dimension]
             providers = [ref for ref in refs if field in ref.suite.columns]
@@ -51,6 +54,8 @@ def coverage_gaps(agenda: Agenda, registry: Registry, con: duckdb.DuckDBPyConnec
     for indicator_id, dimension, ref, field in judged:
         share = shares[ref.table].get(field)
         if share is not None and share > MAX_EMPTY_SHARE:
-            gaps.append(f"{indicator_id} by {dimension}: {ref.partner.id} {ref.dataset_id} leaves '{field}' "
-                        f"empty in {share:.0%} of accepted rows")
+            gaps.append(
+                f"{indicator_id} by {dimension}: {ref.partner.id} {ref.dataset_id} leaves '{field}' "
+                f"empty in {share:.0%} of accepted rows"
+            )
     return gaps

@@ -14,6 +14,9 @@ from pipelines.quality.checks import build_delivery_checks, build_equity_coverag
 def quality_definitions(registry: Registry, agenda: Agenda) -> dg.Definitions:
     return dg.Definitions(
         assets=[CHECK_RESULTS, build_calendar_asset(registry)],
-        asset_checks=[*build_expectations_checks(registry), *build_delivery_checks(registry),
-                      build_equity_coverage_check(registry, agenda)],
+        asset_checks=[
+            *build_expectations_checks(registry),
+            *build_delivery_checks(registry),
+            build_equity_coverage_check(registry, agenda),
+        ],
     )

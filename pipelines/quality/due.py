@@ -47,8 +47,7 @@ def period_of(partner: Partner, day: dt.date) -> Period:
     start = dt.date(day.year, started[-1], 1) if started else dt.date(day.year - 1, months[-1], 1)
     later = [month for month in months if month > start.month]
     end = dt.date(start.year, later[0], 1) if later else dt.date(start.year + 1, months[0], 1)
-    return Period(_label(partner.cadence, start), start, end,
-                  start + dt.timedelta(days=partner.grace_period_days))
+    return Period(_label(partner.cadence, start), start, end, start + dt.timedelta(days=partner.grace_period_days))
 
 
 def previous_period(partner: Partner, period: Period) -> Period:
@@ -72,7 +71,7 @@ class DueStatus:
     first_received_at: dt.datetime | None  # None: never delivered, so nothing is due yet
     last_received_at: dt.datetime | None
     missed: tuple[Period, ...]  # the consecutive missed periods up to now, latest first
-    next_due: dt.date | None    # due date of the next delivery expected
+    next_due: dt.date | None  # due date of the next delivery expected
 
     @property
     def overdue(self) -> bool:

@@ -29,6 +29,10 @@ def to_gx(suite: Suite) -> gx.ExpectationSuite:
     # so the expectations are built (and fail loudly) first.
     from great_expectations import ExpectationSuite
 
-    meta = {"description": suite.description, "columns": suite.columns, "key": suite.key,
-            "pseudonymize": suite.pseudonymize}
+    meta = {
+        "description": suite.description,
+        "columns": suite.columns,
+        "key": suite.key,
+        "pseudonymize": suite.pseudonymize,
+    }
     return ExpectationSuite(name=suite.name, expectations=gx_expectations(suite), meta=meta)

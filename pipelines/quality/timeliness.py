@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from pipelines.quality.due import DueStatus, Period, due_status, periods_between
-from pipelines.core.sql import table_exists, transaction
 from pipelines.core.registry import DatasetRef, Registry
+from pipelines.core.sql import table_exists, transaction
+from pipelines.quality.due import DueStatus, Period, due_status, periods_between
 
 CALENDAR_DDL = """
 create schema if not exists quality;
@@ -32,12 +32,15 @@ create or replace table quality.delivery_calendar (
 """
 
 
-def due_statuses(con: duckdb.DuckDBPyConnection, refs: Iterable[DatasetRef], as_of: dt.datetime) -> dict[str, DueStatus]:
+def due_statuses(
+    con: duckdb.DuckDBPyConnection, refs: Iterable[DatasetRef], as_of: dt.datetime
+) -> dict[str, DueStatus]:
     """Each dataset's schedule at `as_of`, by raw table name."""
     received: dict[tuple[str, str], list[dt.datetime]] = defaultdict(list)
     if table_exists(con, "raw", "submissions"):
         for partner, dataset, received_at in con.execute(
-                "select partner, dataset, received_at from raw.submissions").fetchall():
+            "select partner, dataset, received_at from raw.submissions"
+        ).fetchall():
             received[(partner, dataset)].append(received_at)
     return {ref.table: due_status(ref.partner, received[(ref.partner.id, ref.dataset_id)], as_of) for ref in refs}
 
@@ -61,7 +64,9 @@ def reminder_key(ref: DatasetRef, period: Period) -> str:
     return f"late:{ref.table}:{period.label}"
 
 
-def overdue_reminders(registry: Registry, by_table: dict[str, DueStatus], already: set[str]) -> dict[str, list[Overdue]]:
+def overdue_reminders(
+    registry: Registry, by_table: dict[str, DueStatus], already: set[str]
+) -> dict[str, list[Overdue]]:
     """Overdue datasets not yet reminded about for their latest missed period, by partner id."""
     found: dict[str, list[Overdue]] = defaultdict(list)
     for ref in registry.datasets:
@@ -69,8 +74,9 @@ def overdue_reminders(registry: Registry, by_table: dict[str, DueStatus], alread
         if not status.overdue or reminder_key(ref, status.missed[0]) in already:
             continue
         assert status.last_received_at is not None  # only a dataset delivered before can be overdue
-        found[ref.partner.id].append(Overdue(reminder_key(ref, status.missed[0]), ref.dataset_id, status.missed,
-                                             status.last_received_at))
+        found[ref.partner.id].append(
+            Overdue(reminder_key(ref, status.missed[0]), ref.dataset_id, status.missed, status.last_received_at)
+        )
     return dict(found)
 
 
@@ -83,8 +89,18 @@ def write_calendar(con: duckdb.DuckDBPyConnection, registry: Registry, as_of: dt
         if first is None:
             continue
         for period in periods_between(ref.partner, first.date(), as_of.date()):
-            rows.append((ref.partner.id, ref.dataset_id, ref.partner.cadence.value, period.label, period.start,
-                         period.end, period.due_on, as_of))
+            rows.append(
+                (
+                    ref.partner.id,
+                    ref.dataset_id,
+                    ref.partner.cadence.value,
+                    period.label,
+                    period.start,
+                    period.end,
+                    period.due_on,
+                    as_of,
+                )
+            )
     with transaction(con):
         con.execute(CALENDAR_DDL)
         if rows:

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from pipelines.core.suites import UNEXPECTED_ROWS, Suite
 from pipelines.quality.gx_duckdb import ensure_duckdb_fix
 from pipelines.quality.gx_suite import gx_expectations
-from pipelines.core.suites import UNEXPECTED_ROWS, Suite
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
@@ -45,8 +45,11 @@ _MAX_ERROR_CHARS = 2000
 # format that returns their rows (capped at 200 by GX), which for map rules would return every
 # failing value. Table rules (row count, column set) cost no extra query and report in SUMMARY.
 _PASS = {"result_format": "BOOLEAN_ONLY"}
-_SUMMARY = {"result_format": "SUMMARY", "unexpected_index_column_names": [ROW_COLUMN],
-            "partial_unexpected_count": SAMPLES}
+_SUMMARY = {
+    "result_format": "SUMMARY",
+    "unexpected_index_column_names": [ROW_COLUMN],
+    "partial_unexpected_count": SAMPLES,
+}
 _COMPLETE = {"result_format": "COMPLETE"}
 # GX keeps its current context in a process-wide singleton, so runs must not overlap.
 _gx_lock = threading.Lock()
@@ -78,10 +81,7 @@ class ValidationReport(BaseModel):
         return {
             "success": self.success,
             "expectations": len(self.outcomes),
-            "failed": [
-                outcome.model_dump(exclude={"success"}, exclude_none=True)
-                for outcome in self.failed
-            ],
+            "failed": [outcome.model_dump(exclude={"success"}, exclude_none=True) for outcome in self.failed],
         }
 
 
@@ -116,8 +116,13 @@ def _report(context: Any, datasource: SQLDatasource, number: int, query: str, su
 
 
 def _run_failed(exc: Exception) -> ValidationReport:
-    failure = ExpectationOutcome(expectation_type="validation_run", columns=[], success=False,
-                                 notes="The checks could not be run on this data.", error=_text(exc))
+    failure = ExpectationOutcome(
+        expectation_type="validation_run",
+        columns=[],
+        success=False,
+        notes="The checks could not be run on this data.",
+        error=_text(exc),
+    )
     return ValidationReport(success=False, outcomes=[failure])
 
 
@@ -142,23 +147,27 @@ def _session(db_path: Path) -> Iterator[tuple[Any, SQLDatasource]]:
         _release(datasource)
 
 
-def _run(context: Any, datasource: SQLDatasource, name: str, query: str,
-         suite: Suite) -> dict[int, ExpectationValidationResult]:
+def _run(
+    context: Any, datasource: SQLDatasource, name: str, query: str, suite: Suite
+) -> dict[int, ExpectationValidationResult]:
     """GX results for one batch (`name` unique in the context), keyed by the expectation's position
     in the suite."""
     batch = datasource.add_query_asset(name=name, query=query).add_batch_definition_whole_table("batch")
     unexpected_rows = {i for i, raw in enumerate(suite.expectations) if raw["type"] == UNEXPECTED_ROWS}
-    row_rules = [i for i, expectation in enumerate(gx_expectations(suite))
-                 if _is_map_rule(expectation) or i in unexpected_rows]
+    row_rules = [
+        i for i, expectation in enumerate(gx_expectations(suite)) if _is_map_rule(expectation) or i in unexpected_rows
+    ]
     table_rules = [i for i in range(len(suite.expectations)) if i not in row_rules]
     results = _validate(context, batch, name, suite, table_rules, "table", _SUMMARY)
     first = _validate(context, batch, name, suite, row_rules, "rows", _PASS)
     results |= {i: result for i, result in first.items() if result.success}
     failed = [i for i in row_rules if i not in results]
-    results |= _validate(context, batch, name, suite, [i for i in failed if i not in unexpected_rows],
-                         "failed-values", _SUMMARY)
-    results |= _validate(context, batch, name, suite, [i for i in failed if i in unexpected_rows],
-                         "failed-rows", _COMPLETE)
+    results |= _validate(
+        context, batch, name, suite, [i for i in failed if i not in unexpected_rows], "failed-values", _SUMMARY
+    )
+    results |= _validate(
+        context, batch, name, suite, [i for i in failed if i in unexpected_rows], "failed-rows", _COMPLETE
+    )
     return results
 
 
@@ -172,8 +181,9 @@ def _is_map_rule(expectation: Expectation) -> bool:
     return isinstance(expectation, (ColumnMapExpectation, ColumnPairMapExpectation, MulticolumnMapExpectation))
 
 
-def _validate(context: Any, batch: Any, name: str, suite: Suite, indices: list[int], part: str,
-              result_format: dict[str, Any]) -> dict[int, ExpectationValidationResult]:
+def _validate(
+    context: Any, batch: Any, name: str, suite: Suite, indices: list[int], part: str, result_format: dict[str, Any]
+) -> dict[int, ExpectationValidationResult]:
     """Run the suite's expectations at `indices` on the batch; results keyed by position in the suite."""
     import great_expectations as gx
 
@@ -186,10 +196,12 @@ def _validate(context: Any, batch: Any, name: str, suite: Suite, indices: list[i
     part_suite = context.suites.add(gx.ExpectationSuite(name=f"{name}-{part}", expectations=chosen))
     # GX returns results in its own order; the ids it gave the expectations map them back.
     position = {expectation.id: index for expectation, index in zip(part_suite.expectations, indices, strict=True)}
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=part_suite.name, data=batch,
-                                                                            suite=part_suite))
-    return {position[result.expectation_config.id]: result
-            for result in definition.run(result_format=result_format).results}
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name=part_suite.name, data=batch, suite=part_suite)
+    )
+    return {
+        position[result.expectation_config.id]: result for result in definition.run(result_format=result_format).results
+    }
 
 
 def _counting_only(expectation: Expectation) -> Expectation:
@@ -215,8 +227,9 @@ def _counted_unexpected_rows_class() -> type[Expectation]:
     class CountedUnexpectedRows(UnexpectedRowsExpectation):
         metric_dependencies = ("unexpected_rows_query.row_count",)
 
-        def _validate(self, metrics: dict, runtime_configuration: dict | None = None,
-                      execution_engine: Any = None) -> dict[str, Any]:
+        def _validate(
+            self, metrics: dict, runtime_configuration: dict | None = None, execution_engine: Any = None
+        ) -> dict[str, Any]:
             count = metrics["unexpected_rows_query.row_count"]
             return {"success": count == 0, "result": {"observed_value": count}}
 
@@ -248,8 +261,9 @@ def _release(datasource: SQLDatasource) -> None:
     datasource.get_engine().dispose()
 
 
-def _outcome(raw: dict[str, Any], result: ExpectationValidationResult | None, batch_rows: int | None,
-             pseudonymized: list[str]) -> ExpectationOutcome:
+def _outcome(
+    raw: dict[str, Any], result: ExpectationValidationResult | None, batch_rows: int | None, pseudonymized: list[str]
+) -> ExpectationOutcome:
     kwargs, meta = raw["kwargs"], raw["meta"]
     columns = meta.get("columns") or ([kwargs["column"]] if "column" in kwargs else kwargs.get("column_list", []))
     outcome = ExpectationOutcome(expectation_type=raw["type"], columns=columns, notes=meta.get("notes"), success=False)
@@ -272,8 +286,9 @@ def _outcome(raw: dict[str, Any], result: ExpectationValidationResult | None, ba
     return outcome
 
 
-def _samples(kind: str, found: dict[str, Any], columns: list[str],
-             pseudonymized: list[str]) -> tuple[list[str], list[int]]:
+def _samples(
+    kind: str, found: dict[str, Any], columns: list[str], pseudonymized: list[str]
+) -> tuple[list[str], list[int]]:
     """Up to SAMPLES distinct values found and source rows, for a partner to look up.
 
     Pseudonyms never go into a report: shown to a partner who knows the real IDs, they would link them.
@@ -289,8 +304,9 @@ def _samples(kind: str, found: dict[str, Any], columns: list[str],
         return _first(values), _first(i.get(ROW_COLUMN) for i in found.get("partial_unexpected_index_list") or [])
     mismatched = (found.get("details") or {}).get("mismatched")
     if mismatched:
-        return [f"missing column {c}" for c in mismatched.get("missing", [])] + \
-            [f"unexpected column {c}" for c in mismatched.get("unexpected", [])], []
+        return [f"missing column {c}" for c in mismatched.get("missing", [])] + [
+            f"unexpected column {c}" for c in mismatched.get("unexpected", [])
+        ], []
     return ([_show(found["observed_value"])] if "observed_value" in found else []), []
 
 
@@ -298,8 +314,11 @@ def _show(value: Any) -> str:
     if value is None:
         return "(blank)"
     if isinstance(value, dict):
-        return _show(next(iter(value.values()))) if len(value) == 1 else \
-            ", ".join(f"{key}={_show(item)}" for key, item in value.items())
+        return (
+            _show(next(iter(value.values())))
+            if len(value) == 1
+            else ", ".join(f"{key}={_show(item)}" for key, item in value.items())
+        )
     return str(value)
 
 
@@ -317,7 +336,8 @@ def _gx_error(info: dict[str, Any] | None) -> str | None:
     reports = [info] if "raised_exception" in info else [value for value in info.values() if isinstance(value, dict)]
     messages = [
         (str(report.get("exception_message") or "").strip().splitlines() or ["error inside Great Expectations"])[0]
-        for report in reports if report.get("raised_exception")
+        for report in reports
+        if report.get("raised_exception")
     ]
     return "; ".join(dict.fromkeys(messages))[:_MAX_ERROR_CHARS] or None
 

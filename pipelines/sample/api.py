@@ -78,8 +78,16 @@ class _Handler(BaseHTTPRequestHandler):
         following = None
         if start + per_page < len(records):
             following = f"{self.server.url}{parts.path}?{urlencode({'page': page + 1, 'per_page': per_page})}"
-        self._send(200, {"data": records[start:start + per_page], "page": page, "per_page": per_page,
-                         "total": len(records), "next": following})
+        self._send(
+            200,
+            {
+                "data": records[start : start + per_page],
+                "page": page,
+                "per_page": per_page,
+                "total": len(records),
+                "next": following,
+            },
+        )
 
     def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
@@ -109,13 +117,15 @@ class SampleCollegeApi:
 
     def __enter__(self) -> SampleCollegeApi:
         self._server = _Server(self._store_dir, self._token)  # port 0: the OS picks a free port
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="sample-college-api", daemon=True)  # short poll: prompt shutdown
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="sample-college-api", daemon=True
+        )  # short poll: prompt shutdown
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
         assert self._server is not None and self._thread is not None
         self._server.shutdown()
         self._server.server_close()

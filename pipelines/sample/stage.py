@@ -63,8 +63,11 @@ def _api_keys() -> dict[str, tuple[str, ...]]:
     """Natural key of each API store file in the API's field names: its dataset's suite key (meta.key)
     through the registry's column mapping. A re-sent record replaces the one it updates."""
     registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
-    return {ENDPOINTS[ref.feed.endpoint]: tuple(ref.feed.columns[column] for column in ref.suite.key)
-            for ref in registry.datasets if ref.partner.id == API_PARTNER and ref.feed.endpoint in ENDPOINTS}
+    return {
+        ENDPOINTS[ref.feed.endpoint]: tuple(ref.feed.columns[column] for column in ref.suite.key)
+        for ref in registry.datasets
+        if ref.partner.id == API_PARTNER and ref.feed.endpoint in ENDPOINTS
+    }
 
 
 def _extend_api_store(source: Path, store: Path, key_fields: tuple[str, ...]) -> str:
@@ -97,12 +100,13 @@ def _insert_wages(source: Path, database: Path) -> str:
             read += 1
             yield tuple(row[column] or None for column in WAGE_COLUMNS)  # empty sector -> NULL
 
-    with source.open(newline="", encoding="utf-8") as handle, closing(sqlite3.connect(database)) as connection:
-        with connection:  # one transaction
+    with source.open(newline="", encoding="utf-8") as handle, closing(sqlite3.connect(database)) as connection:  # noqa: SIM117
+        with connection:  # one transaction, committed before the connection closes
             connection.execute(
                 f"create table if not exists {WAGE_TABLE} (person_state_id text not null, wage_quarter text not null, "
                 "was_employed text not null, total_wages numeric(12, 2), naics_sector text, "
-                "primary key (person_state_id, wage_quarter))")
+                "primary key (person_state_id, wage_quarter))"
+            )
             before = connection.total_changes
             connection.executemany(f"insert or ignore into {WAGE_TABLE} values (?, ?, ?, ?, ?)", rows(handle))
             added = connection.total_changes - before

@@ -40,8 +40,8 @@ GENDERS = {"F": 49.5, "M": 49.5, "X": 1}
 NON_GRADUATES = {"C": 35, "D": 35, "T": 30}  # still enrolled, dropped out, transferred out
 FIRST_TERMS = {"FA": 75, "SU": 10, "SP": 15}
 RACES = {"HI": 35, "WH": 30, "BL": 18, "AS": 8, "MR": 5, "AI": 2.5, "PI": 1.5}
-ECON_BY_RACE = {"HI": .68, "WH": .38, "BL": .70, "AS": .35, "MR": .50, "AI": .70, "PI": .60}
-EL_AT_K_BY_RACE = {"HI": .50, "AS": .35}  # everyone else .04
+ECON_BY_RACE = {"HI": 0.68, "WH": 0.38, "BL": 0.70, "AS": 0.35, "MR": 0.50, "AI": 0.70, "PI": 0.60}
+EL_AT_K_BY_RACE = {"HI": 0.50, "AS": 0.35}  # everyone else .04
 SCORE_GAP = {"AS": 12, "WH": 6, "MR": 2, "HI": -6, "BL": -10, "AI": -9, "PI": -5}
 ELEMENTARY = {"101": 30, "102": 25, "103": 25, "104": 20}
 PREK_IF_ECON = {"HS": 35, "SP": 30, "PR": 5, "NO": 30}
@@ -57,25 +57,59 @@ TERMS_TO_AWARD = {"CERT": 2, "ASSOC": 4, "BACH": 8}  # full-time fall/spring ter
 STUDENT_JOBS = {"72": 45, "44": 35, "71": 10, "61": 10}  # NAICS sectors
 ADULT_JOBS = {"62": 20, "44": 18, "72": 14, "56": 10, "23": 10, "31": 10, "48": 9, "54": 5, "52": 4}
 TERM_DATES = {  # season: (month, day) of enrolment, (month, day) the term ends
-    "SP": ((1, 8), (5, 15)), "SU": ((6, 10), (8, 8)), "FA": ((8, 21), (12, 14)),
+    "SP": ((1, 8), (5, 15)),
+    "SU": ((6, 10), (8, 8)),
+    "FA": ((8, 21), (12, 14)),
 }
 SEASONS = ("SP", "SU", "FA")
 
-ENROLLMENT_HEADER = ("State Student ID", "School Year", "School Code", "Grade Level", "Race/Ethnicity", "Gender",
-                     "Econ Disadv", "EL Status", "SPED", "Birth Date")
-ASSESSMENT_HEADER = ("State Student ID", "School Year", "School Code", "Tested Grade", "Subject", "Scale Score",
-                     "Performance Level")
+ENROLLMENT_HEADER = (
+    "State Student ID",
+    "School Year",
+    "School Code",
+    "Grade Level",
+    "Race/Ethnicity",
+    "Gender",
+    "Econ Disadv",
+    "EL Status",
+    "SPED",
+    "Birth Date",
+)
+ASSESSMENT_HEADER = (
+    "State Student ID",
+    "School Year",
+    "School Code",
+    "Tested Grade",
+    "Subject",
+    "Scale Score",
+    "Performance Level",
+)
 GRADUATION_HEADER = ("State Student ID", "Cohort Year", "School Code", "Outcome", "Graduation Date")
-READINESS_HEADER = ("Student State ID", "Year", "Receiving School", "Assessed On", "Total Score", "Readiness",
-                    "Pre-K Program")
-PARTICIPATION_HEADER = ("Student ID", "Program", "School Year", "Start Date", "Sessions Offered",
-                        "Sessions Attended", "End Date")
+READINESS_HEADER = (
+    "Student State ID",
+    "Year",
+    "Receiving School",
+    "Assessed On",
+    "Total Score",
+    "Readiness",
+    "Pre-K Program",
+)
+PARTICIPATION_HEADER = (
+    "Student ID",
+    "Program",
+    "School Year",
+    "Start Date",
+    "Sessions Offered",
+    "Sessions Attended",
+    "End Date",
+)
 WAGE_HEADER = ("person_state_id", "wage_quarter", "was_employed", "total_wages", "naics_sector")
 
 Row = Sequence[object]
 
 
 # --- calendar helpers -------------------------------------------------------------------------
+
 
 @cache
 def label(year: int) -> str:
@@ -162,6 +196,7 @@ def _clamp(value: float, low: float, high: float) -> float:
 
 # --- the population ---------------------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class Student:
     sid: str
@@ -241,8 +276,10 @@ def build_world(students_per_grade: int = 140, seed: int = 2026, id_prefix: str 
     larger one get distinct prefixes of one width, so their IDs never collide)."""
     rng = random.Random(seed)
     first_k, last_k = YEARS[0] - 12, CURRENT_YEAR
-    sizes = {k: round(students_per_grade * rng.uniform(0.93, 1.07) * (1 + 0.01 * (k - 2016)))
-             for k in range(first_k, last_k + 1)}
+    sizes = {
+        k: round(students_per_grade * rng.uniform(0.93, 1.07) * (1 + 0.01 * (k - 2016)))
+        for k in range(first_k, last_k + 1)
+    }
     ids = iter(rng.sample(range(10_000_000), sum(sizes.values())))
     students = [_new_student(rng, f"S{id_prefix}{next(ids):07d}", k) for k, size in sizes.items() for _ in range(size)]
     for student in students:
@@ -259,27 +296,39 @@ def _new_student(rng: random.Random, sid: str, k_year: int) -> Student:
     race = _pick(rng, RACES)
     econ = rng.random() < ECON_BY_RACE[race]
     el_until = 0
-    if rng.random() < EL_AT_K_BY_RACE.get(race, .04):
+    if rng.random() < EL_AT_K_BY_RACE.get(race, 0.04):
         el_until = 1
-        while el_until < 14 and rng.random() > .07:  # about 7% are reclassified each year
+        while el_until < 14 and rng.random() > 0.07:  # about 7% are reclassified each year
             el_until += 1
     sped_roll = rng.random()
-    sped_from = 0 if sped_roll < .10 else rng.randint(1, 12) if sped_roll < .18 else None
+    sped_from = 0 if sped_roll < 0.10 else rng.randint(1, 12) if sped_roll < 0.18 else None
     return Student(
-        sid=sid, k_year=k_year,
+        sid=sid,
+        k_year=k_year,
         birth_date=dt.date(k_year - 6, 9, 2) + dt.timedelta(days=rng.randrange(365)),  # 5 by Sept 1
-        race=race, gender=_pick(rng, GENDERS), ability=rng.gauss(0, 1), econ=econ,
-        econ_flip=rng.randint(k_year + 1, k_year + 12) if rng.random() < .06 else None,
-        el_until=el_until, sped_from=sped_from, elementary=_pick(rng, ELEMENTARY),
+        race=race,
+        gender=_pick(rng, GENDERS),
+        ability=rng.gauss(0, 1),
+        econ=econ,
+        econ_flip=rng.randint(k_year + 1, k_year + 12) if rng.random() < 0.06 else None,
+        el_until=el_until,
+        sped_from=sped_from,
+        elementary=_pick(rng, ELEMENTARY),
         prek=_pick(rng, PREK_IF_ECON if econ else PREK_OTHERWISE),
     )
 
 
 def _graduate(rng: random.Random, s: Student) -> None:
     year = s.cohort - 1
-    chance = (.84 + .05 * s.ability - .04 * s.econ_in(year) - .04 * s.sped_in(12) - .02 * s.el_in(12)
-              + .01 * (s.cohort - COHORTS[0]))
-    s.outcome = "G" if rng.random() < _clamp(chance, .5, .98) else _pick(rng, NON_GRADUATES)
+    chance = (
+        0.84
+        + 0.05 * s.ability
+        - 0.04 * s.econ_in(year)
+        - 0.04 * s.sped_in(12)
+        - 0.02 * s.el_in(12)
+        + 0.01 * (s.cohort - COHORTS[0])
+    )
+    s.outcome = "G" if rng.random() < _clamp(chance, 0.5, 0.98) else _pick(rng, NON_GRADUATES)
     high = s.school(12)
     if s.outcome in ("G", "C"):  # a fifth-year senior graduates with the next class
         s.left_school = _commencement(s.cohort + (s.outcome == "C"), high)
@@ -292,10 +341,12 @@ def _graduate(rng: random.Random, s: Student) -> None:
 def _go_to_college(rng: random.Random, s: Student) -> None:
     """Enrol within a year of graduating; persist or stop out term by term; awards 1-3 years on."""
     year = s.cohort
-    if rng.random() > _clamp(.46 + .08 * s.ability - .06 * s.econ_in(year - 1) + .01 * (year - COHORTS[0]), .1, .9):
+    if rng.random() > _clamp(
+        0.46 + 0.08 * s.ability - 0.06 * s.econ_in(year - 1) + 0.01 * (year - COHORTS[0]), 0.1, 0.9
+    ):
         return
     level = _pick(rng, COLLEGE_LEVELS)
-    load = "FT" if rng.random() < .62 else "PT"
+    load = "FT" if rng.random() < 0.62 else "PT"
     cip = rng.choice(CIP_CODES[level])
     start = _pick(rng, FIRST_TERMS)
     main_terms = 0
@@ -304,22 +355,22 @@ def _go_to_college(rng: random.Random, s: Student) -> None:
         if begins > WINDOW_END:
             return
         summer = code.endswith("SU")
-        if summer and s.terms and rng.random() > .15:
+        if summer and s.terms and rng.random() > 0.15:
             continue
         s.terms.append((code, _weekday(begins + dt.timedelta(days=rng.randint(-6, 3))), load, level))
         if summer:
             continue
         main_terms += 1
         needed = TERMS_TO_AWARD[level] * (1.5 if load == "PT" else 1)
-        if level != "CERT" and main_terms == 2 and rng.random() < .2 and ends <= WINDOW_END:
+        if level != "CERT" and main_terms == 2 and rng.random() < 0.2 and ends <= WINDOW_END:
             s.awards.append((_weekday(ends + dt.timedelta(days=2)), "CERT", rng.choice(CIP_CODES["CERT"])))  # stackable
-        if main_terms >= needed and rng.random() < .6:
+        if main_terms >= needed and rng.random() < 0.6:
             if ends <= WINDOW_END:
                 s.awards.append((_weekday(ends + dt.timedelta(days=2)), level, cip))
             return
-        if rng.random() < .14 + .05 * s.econ:  # stops out
+        if rng.random() < 0.14 + 0.05 * s.econ:  # stops out
             return
-        if rng.random() < .1:
+        if rng.random() < 0.1:
             load = "PT" if load == "FT" else "FT"
 
 
@@ -335,17 +386,22 @@ def _mentor(rng: random.Random, world: World) -> list[Participation]:
             if program is None:
                 continue
             returning = (s.sid, program) in last_year
-            chance = .55 if returning else .04 + .05 * s.econ_in(year) + .05 * (s.ability < -.3)
+            chance = 0.55 if returning else 0.04 + 0.05 * s.econ_in(year) + 0.05 * (s.ability < -0.3)
             if rng.random() >= chance:
                 continue
             this_year.add((s.sid, program))
             enrolled = _weekday(dt.date(year, 9, 8) + dt.timedelta(days=rng.randrange(50)))
             program_end = dt.date(year + 1, 5, 22)
-            exited = _weekday(enrolled + dt.timedelta(days=rng.randrange(30, (program_end - enrolled).days - 3))) \
-                if rng.random() < .12 else None
+            exited = (
+                _weekday(enrolled + dt.timedelta(days=rng.randrange(30, (program_end - enrolled).days - 3)))
+                if rng.random() < 0.12
+                else None
+            )
             weeks = ((exited or program_end) - enrolled).days // 7
             offered = min(200, weeks * 2 if program == "BFM-READ" else weeks)
-            rate = _clamp(rng.gauss(.8 + .04 * s.ability - .05 * s.econ_in(year) - .15 * bool(exited), .13), .15, 1)
+            rate = _clamp(
+                rng.gauss(0.8 + 0.04 * s.ability - 0.05 * s.econ_in(year) - 0.15 * bool(exited), 0.13), 0.15, 1
+            )
             records.append(Participation(s.sid, program, year, enrolled, offered, round(offered * rate), exited))
         last_year = this_year
     return records
@@ -353,10 +409,21 @@ def _mentor(rng: random.Random, world: World) -> list[Participation]:
 
 # --- what each partner sends ------------------------------------------------------------------
 
+
 def enrollment_rows(world: World, year: int) -> Iterator[Row]:
     for school, grade, s in world.roster(year):
-        yield (s.sid, label(year), school, grade, s.race, s.gender, _yn(s.econ_in(year)), _yn(s.el_in(grade)),
-               _yn(s.sped_in(grade)), s.birth_date.isoformat())
+        yield (
+            s.sid,
+            label(year),
+            school,
+            grade,
+            s.race,
+            s.gender,
+            _yn(s.econ_in(year)),
+            _yn(s.el_in(grade)),
+            _yn(s.sped_in(grade)),
+            s.birth_date.isoformat(),
+        )
 
 
 def performance_level(score: int) -> int:
@@ -370,10 +437,17 @@ def assessment_rows(world: World, year: int) -> Iterator[Row]:
     for school, grade, s in world.roster(year):
         if not 3 <= grade <= 8:
             continue
-        base = (250 + 28 * s.ability + SCORE_GAP[s.race] - 10 * s.econ_in(year) - 28 * s.sped_in(grade)
-                + 3 * (year - YEARS[0]) + 3 * ((s.sid, year) in mentored))
+        base = (
+            250
+            + 28 * s.ability
+            + SCORE_GAP[s.race]
+            - 10 * s.econ_in(year)
+            - 28 * s.sped_in(grade)
+            + 3 * (year - YEARS[0])
+            + 3 * ((s.sid, year) in mentored)
+        )
         for subject in ("ELA", "MATH"):
-            if rng.random() < .03:  # absent on test day
+            if rng.random() < 0.03:  # absent on test day
                 continue
             el_gap = (14 if subject == "ELA" else 8) * s.el_in(grade)
             score = round(_clamp(base - el_gap - 3 * (subject == "MATH") + rng.gauss(0, 12), 100, 400))
@@ -389,10 +463,23 @@ def graduation_rows(world: World, cohort: int) -> Iterator[Row]:
 def readiness_rows(world: World, year: int) -> Iterator[Row]:
     rng = world.rng(f"readiness:{year}")
     for school, grade, s in world.roster(year):
-        if grade != 0 or rng.random() < .05:  # a few children are never assessed
+        if grade != 0 or rng.random() < 0.05:  # a few children are never assessed
             continue
-        score = round(_clamp(66 + 14 * s.ability + PREK_EFFECT[s.prek] + SCORE_GAP[s.race] / 3 - 6 * s.econ_in(year)
-                             - 7 * s.el_in(0) - 12 * s.sped_in(0) + 1.5 * (year - YEARS[0]) + rng.gauss(0, 6), 0, 100))
+        score = round(
+            _clamp(
+                66
+                + 14 * s.ability
+                + PREK_EFFECT[s.prek]
+                + SCORE_GAP[s.race] / 3
+                - 6 * s.econ_in(year)
+                - 7 * s.el_in(0)
+                - 12 * s.sped_in(0)
+                + 1.5 * (year - YEARS[0])
+                + rng.gauss(0, 6),
+                0,
+                100,
+            )
+        )
         level = "R" if score >= 70 else "A" if score >= 55 else "N"
         assessed = _weekday(dt.date(year, 8, 20) + dt.timedelta(days=rng.randrange(52)))
         yield s.sid, label(year), school, assessed, score, level, s.prek
@@ -401,8 +488,15 @@ def readiness_rows(world: World, year: int) -> Iterator[Row]:
 def participation_rows(world: World, year: int) -> Iterator[Row]:
     for p in world.mentoring:
         if p.year == year:
-            yield (p.sid, p.program, label(year), p.enrolled_on.isoformat(), p.offered, p.attended,
-                   p.exited_on.isoformat() if p.exited_on else None)
+            yield (
+                p.sid,
+                p.program,
+                label(year),
+                p.enrolled_on.isoformat(),
+                p.offered,
+                p.attended,
+                p.exited_on.isoformat() if p.exited_on else None,
+            )
 
 
 def wage_rows(world: World) -> Iterator[tuple[str, Row]]:
@@ -410,26 +504,36 @@ def wage_rows(world: World) -> Iterator[tuple[str, Row]]:
     rng = world.rng("wages")
     people = sorted((s for s in world.students if s.outcome is not None), key=lambda s: s.sid)
     for s in people:
-        if rng.random() > (.5 if s.outcome == "T" else .88):  # not found in the state's UI records
+        if rng.random() > (0.5 if s.outcome == "T" else 0.88):  # not found in the state's UI records
             continue
-        factor, sector, employed = rng.lognormvariate(0, .25), None, False
+        factor, sector, employed = rng.lognormvariate(0, 0.25), None, False
         college = [_term_span(code) for code, *_ in s.terms]
         for quarter, starts, ends in _quarters():
             age = _age(s.birth_date, ends)
             if not 18 <= age <= 24:
                 continue
-            status = ("school" if ends < s.left_school
-                      else "college" if any(b <= ends and e >= starts for b, e in college)
-                      else "dropout" if s.outcome == "D" else "work")
-            base = {"school": .30, "college": .55, "work": .74, "dropout": .55}[status]
-            trend = .015 * (starts.year - YEARS[0])
-            employed = rng.random() < base + (.2 if employed else -.15) + trend - .05 * s.econ + .03 * s.ability
+            status = (
+                "school"
+                if ends < s.left_school
+                else "college"
+                if any(b <= ends and e >= starts for b, e in college)
+                else "dropout"
+                if s.outcome == "D"
+                else "work"
+            )
+            base = {"school": 0.30, "college": 0.55, "work": 0.74, "dropout": 0.55}[status]
+            trend = 0.015 * (starts.year - YEARS[0])
+            employed = rng.random() < base + (0.2 if employed else -0.15) + trend - 0.05 * s.econ + 0.03 * s.ability
             wages, industry = 0.0, None
             if employed:
-                pay = {"school": 1800, "college": 3200, "work": 6800 + 450 * (age - 18),
-                       "dropout": 5000 + 300 * (age - 18)}[status]
-                wages = min(250_000, pay * factor * rng.lognormvariate(0, .2) * 1.03 ** (starts.year - YEARS[0]))
-                if sector is None or rng.random() < .1:
+                pay = {
+                    "school": 1800,
+                    "college": 3200,
+                    "work": 6800 + 450 * (age - 18),
+                    "dropout": 5000 + 300 * (age - 18),
+                }[status]
+                wages = min(250_000, pay * factor * rng.lognormvariate(0, 0.2) * 1.03 ** (starts.year - YEARS[0]))
+                if sector is None or rng.random() < 0.1:
                     sector = _pick(rng, STUDENT_JOBS if status in ("school", "college") else ADULT_JOBS)
                 industry = sector
             yield _round(_school_year_of(starts)), (s.sid, quarter, _yn(employed), f"{wages:.2f}", industry)
@@ -438,15 +542,23 @@ def wage_rows(world: World) -> Iterator[tuple[str, Row]]:
 def college_records(world: World) -> dict[str, dict[str, list[dict[str, str]]]]:
     """{round: {'enrollments': [...], 'awards': [...]}} with the college API's field names."""
     rounds: dict[str, dict[str, list[dict[str, str]]]] = {
-        name: {"enrollments": [], "awards": []} for name in ("history", "current")}
+        name: {"enrollments": [], "awards": []} for name in ("history", "current")
+    }
     for s in world.students:
         for code, enrolled, load, level in s.terms:
             rounds[_round(_school_year_of(enrolled))]["enrollments"].append(
-                {"state_student_id": s.sid, "term_code": code, "enrolled_on": enrolled.isoformat(),
-                 "load": load, "level": level})
+                {
+                    "state_student_id": s.sid,
+                    "term_code": code,
+                    "enrolled_on": enrolled.isoformat(),
+                    "load": load,
+                    "level": level,
+                }
+            )
         for awarded, level, cip in s.awards:
             rounds[_round(_school_year_of(awarded))]["awards"].append(
-                {"state_student_id": s.sid, "awarded_on": awarded.isoformat(), "award_level": level, "cip_code": cip})
+                {"state_student_id": s.sid, "awarded_on": awarded.isoformat(), "award_level": level, "cip_code": cip}
+            )
     for records in rounds.values():
         records["enrollments"].sort(key=lambda r: (r["enrolled_on"], r["state_student_id"], r["term_code"]))
         records["awards"].sort(key=lambda r: (r["awarded_on"], r["state_student_id"], r["award_level"]))
@@ -470,7 +582,7 @@ def _plan_flaws(rows: Callable[[], Iterable[Row]], rng: random.Random) -> FlawPi
     rows so that writing can stream."""
     ela = [i for i, row in enumerate(rows()) if row[4] == "ELA"]
     picks = rng.sample(ela, 5)
-    plan = dict(zip(picks, ("score_999", "subject_READ", "subject_READ", "duplicate", "score_NA")))
+    plan = dict(zip(picks, ("score_999", "subject_READ", "subject_READ", "duplicate", "score_NA"), strict=False))
     return lambda index, row: plan.get(index)
 
 
@@ -493,25 +605,30 @@ def flawed(row: Row, flaw: str | None) -> list[Row]:
     return [bad, bad] if flaw == "duplicate" else [bad]
 
 
-def _write_flawed(out_dir: Path, rows: Callable[[], Iterable[Row]], pick: FlawPicker
-                  ) -> tuple[list[dict[str, object]], int, int]:
+def _write_flawed(
+    out_dir: Path, rows: Callable[[], Iterable[Row]], pick: FlawPicker
+) -> tuple[list[dict[str, object]], int, int]:
     """The district's flawed file and its corrected resubmission, written side by side;
     returns the planted flaws and both files' row counts."""
     planted: list[dict[str, object]] = []
-    with CsvOut(out_dir / FLAWED_FILE, ASSESSMENT_HEADER) as flawed_file, \
-            CsvOut(out_dir / FIXED_FILE, ASSESSMENT_HEADER) as fixed:
+    with (
+        CsvOut(out_dir / FLAWED_FILE, ASSESSMENT_HEADER) as flawed_file,
+        CsvOut(out_dir / FIXED_FILE, ASSESSMENT_HEADER) as fixed,
+    ):
         for index, row in enumerate(rows()):
             fixed.writerow(row)
             flaw = pick(index, row)
             for bad in flawed(row, flaw):
                 flawed_file.writerow(bad)
             if flaw:  # the spreadsheet line of the last row written (the header is line 1)
-                planted.append({"file": FLAWED_FILE, "line": flawed_file.rows + 1, "student": row[0],
-                                "problem": FLAW_NOTES[flaw]})
+                planted.append(
+                    {"file": FLAWED_FILE, "line": flawed_file.rows + 1, "student": row[0], "problem": FLAW_NOTES[flaw]}
+                )
     return planted, flawed_file.rows, fixed.rows
 
 
 # --- writing files ----------------------------------------------------------------------------
+
 
 class CsvOut:
     """A csv.writer on a new file (parents created), header written; `rows` counts data rows."""
@@ -588,8 +705,11 @@ def _stable_zip(data: bytes, stamp: dt.date) -> bytes:
             body = source.read(info)
             if info.filename == "docProps/core.xml":
                 body = re.sub(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", when, body)
-            target.writestr(zipfile.ZipInfo(info.filename, (stamp.year, stamp.month, stamp.day, 0, 0, 0)), body,
-                            zipfile.ZIP_DEFLATED)
+            target.writestr(
+                zipfile.ZipInfo(info.filename, (stamp.year, stamp.month, stamp.day, 0, 0, 0)),
+                body,
+                zipfile.ZIP_DEFLATED,
+            )
     return out.getvalue()
 
 
@@ -599,8 +719,14 @@ def _write_json(path: Path, records: list[dict[str, str]]) -> int:
     return len(records)
 
 
-def generate(out_dir: Path, *, students_per_grade: int = 140, seed: int = 2026, flaws: bool = True,
-             flaw_rate: float | None = None) -> dict:
+def generate(
+    out_dir: Path,
+    *,
+    students_per_grade: int = 140,
+    seed: int = 2026,
+    flaws: bool = True,
+    flaw_rate: float | None = None,
+) -> dict:
     """Write both delivery rounds (and, with flaws, the district's fix) under `out_dir`;
     return what was written: row counts per file and the planted flaws with their lines.
 
@@ -617,18 +743,24 @@ def generate(out_dir: Path, *, students_per_grade: int = 140, seed: int = 2026, 
         base, period = _round(year), label(year)
         csv_file(f"{base}/riverbend_isd/enrollment_{period}.csv", ENROLLMENT_HEADER, enrollment_rows(world, year))
         csv_file(f"{base}/riverbend_isd/graduation_{year + 1}.csv", GRADUATION_HEADER, graduation_rows(world, year + 1))
-        csv_file(f"{base}/bright_futures_mentoring/participation_{period}.csv", PARTICIPATION_HEADER,
-                 participation_rows(world, year))
+        csv_file(
+            f"{base}/bright_futures_mentoring/participation_{period}.csv",
+            PARTICIPATION_HEADER,
+            participation_rows(world, year),
+        )
         name = f"{base}/early_learning_coalition/kindergarten_readiness_{period}.xlsx"
-        files[name] = _write_xlsx(out_dir / name, "Readiness", READINESS_HEADER, readiness_rows(world, year),
-                                  stamp=dt.date(year, 11, 1))
+        files[name] = _write_xlsx(
+            out_dir / name, "Readiness", READINESS_HEADER, readiness_rows(world, year), stamp=dt.date(year, 11, 1)
+        )
         if year != CURRENT_YEAR or not flaws:
             csv_file(f"{base}/riverbend_isd/assessments_{period}.csv", ASSESSMENT_HEADER, assessment_rows(world, year))
 
     planted: list[dict[str, object]] = []
     if flaws:
+
         def rows() -> Iterator[Row]:
             return assessment_rows(world, CURRENT_YEAR)
+
         rng = world.rng("flaws")
         pick = _plan_flaws(rows, rng) if flaw_rate is None else flaws_at_rate(rng, flaw_rate)
         planted, files[FLAWED_FILE], files[FIXED_FILE] = _write_flawed(out_dir, rows, pick)
@@ -636,17 +768,25 @@ def generate(out_dir: Path, *, students_per_grade: int = 140, seed: int = 2026, 
     for base, records in college_records(world).items():
         for kind, items in records.items():
             files[f"{base}/riverbend_college/{kind}.json"] = _write_json(
-                out_dir / base / "riverbend_college" / f"{kind}.json", items)
+                out_dir / base / "riverbend_college" / f"{kind}.json", items
+            )
 
-    with CsvOut(out_dir / "history/workforce_board/ui_wage_records.csv", WAGE_HEADER) as history, \
-            CsvOut(out_dir / "current/workforce_board/ui_wage_records.csv", WAGE_HEADER) as current:
+    with (
+        CsvOut(out_dir / "history/workforce_board/ui_wage_records.csv", WAGE_HEADER) as history,
+        CsvOut(out_dir / "current/workforce_board/ui_wage_records.csv", WAGE_HEADER) as current,
+    ):
         for base, row in wage_rows(world):
             (history if base == "history" else current).writerow(row)
     files["history/workforce_board/ui_wage_records.csv"] = history.rows
     files["current/workforce_board/ui_wage_records.csv"] = current.rows
 
-    return {"seed": seed, "students_per_grade": students_per_grade, "students": len(world.students),
-            "files": dict(sorted(files.items())), "flaws": planted}
+    return {
+        "seed": seed,
+        "students_per_grade": students_per_grade,
+        "students": len(world.students),
+        "files": dict(sorted(files.items())),
+        "flaws": planted,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -655,13 +795,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--students-per-grade", type=int, default=140)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-flaws", action="store_true", help="keep the current assessments file clean")
-    parser.add_argument("--flaw-rate", type=float, default=None,
-                        help="flaw each current assessments row with this probability (default: five flaws)")
+    parser.add_argument(
+        "--flaw-rate",
+        type=float,
+        default=None,
+        help="flaw each current assessments row with this probability (default: five flaws)",
+    )
     args = parser.parse_args(argv)
     if args.flaw_rate is not None and not 0 <= args.flaw_rate <= 1:
         parser.error("--flaw-rate must be between 0 and 1")
-    summary = generate(args.out, students_per_grade=args.students_per_grade, seed=args.seed, flaws=not args.no_flaws,
-                       flaw_rate=args.flaw_rate)
+    summary = generate(
+        args.out,
+        students_per_grade=args.students_per_grade,
+        seed=args.seed,
+        flaws=not args.no_flaws,
+        flaw_rate=args.flaw_rate,
+    )
     print(f"{summary['students']} students (seed {summary['seed']}) -> {args.out}")
     for name, rows in summary["files"].items():
         print(f"  {name}: {rows} rows")

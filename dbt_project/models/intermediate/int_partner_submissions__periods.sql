@@ -23,7 +23,7 @@ calendar as (
 
     select * from {{ source_or_empty('quality', 'delivery_calendar', {
         'partner': 'varchar', 'dataset': 'varchar', 'period': 'varchar',
-        'period_start': 'date', 'period_end': 'date'}) }} as calendar
+        'period_start': 'date', 'period_end': 'date'}) }}
 
 ),
 
@@ -33,7 +33,7 @@ check_counts as (
         submission_id,
         sum(case when success then 1 else 0 end) as checks_passed,
         sum(case when success then 0 else 1 end) as checks_failed
-    from {{ source_or_empty('quality', 'check_results', {'submission_id': 'varchar', 'success': 'boolean'}) }} as results
+    from {{ source_or_empty('quality', 'check_results', {'submission_id': 'varchar', 'success': 'boolean'}) }}
     group by submission_id
 
 ),
@@ -45,8 +45,8 @@ fixes as (
         min(accepted.received_at) as fixed_at
     from submissions as rejected
     inner join submissions as accepted
-        on accepted.partner = rejected.partner
-        and accepted.dataset = rejected.dataset
+        on rejected.partner = accepted.partner
+        and rejected.dataset = accepted.dataset
         and accepted.status = 'accepted'
         and accepted.received_at > rejected.received_at
     where rejected.status in ('quarantined', 'unreadable')
@@ -82,8 +82,8 @@ final as (
 
     from submissions
     inner join calendar
-        on calendar.partner = submissions.partner
-        and calendar.dataset = submissions.dataset
+        on submissions.partner = calendar.partner
+        and submissions.dataset = calendar.dataset
         and cast(submissions.received_at as date) >= calendar.period_start
         and cast(submissions.received_at as date) < calendar.period_end
     left join check_counts

@@ -36,7 +36,8 @@ final as (
         is_special_education,
 
         ---------- group labels (the values indicators are published under)
-        {{ flag_label('is_econ_disadvantaged', 'Economically disadvantaged', 'Not economically disadvantaged') }} as econ_disadvantaged,
+        {{ flag_label('is_econ_disadvantaged', 'Economically disadvantaged', 'Not economically disadvantaged') }}
+            as econ_disadvantaged,
         {{ flag_label('is_english_learner', 'English learner', 'Not an English learner') }} as english_learner,
         {{ flag_label('is_special_education', 'Special education', 'Not in special education') }} as special_education,
 

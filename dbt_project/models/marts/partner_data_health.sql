@@ -10,7 +10,7 @@ calendar as (
 
     select * from {{ source_or_empty('quality', 'delivery_calendar', {
         'partner': 'varchar', 'dataset': 'varchar', 'cadence': 'varchar', 'period': 'varchar',
-        'period_start': 'date', 'period_end': 'date', 'due_on': 'date', 'as_of': 'timestamp'}) }} as calendar
+        'period_start': 'date', 'period_end': 'date', 'due_on': 'date', 'as_of': 'timestamp'}) }}
 
 ),
 
@@ -64,10 +64,14 @@ final as (
         per_period.first_received_at,
         case
             when per_period.first_received_at is not null
-                then greatest(0, {{ dbt.datediff('calendar.due_on', 'cast(per_period.first_received_at as date)', 'day') }})
+                then greatest(
+                    0, {{ dbt.datediff('calendar.due_on', 'cast(per_period.first_received_at as date)', 'day') }}
+                )
             -- a missed period stops counting when it ends: its delivery can no longer come
             when cast(calendar.as_of as date) > calendar.due_on
-                then {{ dbt.datediff('calendar.due_on', 'least(cast(calendar.as_of as date), calendar.period_end)', 'day') }}
+                then {{ dbt.datediff(
+                    'calendar.due_on', 'least(cast(calendar.as_of as date), calendar.period_end)', 'day'
+                ) }}
         end as days_late,
 
         -- deliveries and their checks
@@ -89,8 +93,8 @@ final as (
 
     from calendar
     left join per_period
-        on per_period.partner = calendar.partner
-        and per_period.dataset = calendar.dataset
+        on calendar.partner = per_period.partner
+        and calendar.dataset = per_period.dataset
         and per_period.period = calendar.period
 
 )

@@ -43,8 +43,11 @@ def activity_map(agenda: Agenda, registry: Registry) -> list[MapRow]:
         programs = tuple(p for p in agenda.programs if indicator.id in p.indicators)
         activities: dict[str, Activity | None] = {}
         for partner_id in registry.partners:
-            datasets = tuple(source.split(".")[1].replace("_", " ") for source in indicator.sources
-                             if source.split(".")[0] == partner_id)
+            datasets = tuple(
+                source.split(".")[1].replace("_", " ")
+                for source in indicator.sources
+                if source.split(".")[0] == partner_id
+            )
             own = tuple(p for p in programs if program_partner(p) == partner_id)
             activities[partner_id] = Activity(datasets, own) if datasets or own else None
         rows.append(MapRow(indicator, activities, programs))

@@ -17,15 +17,19 @@ import jinja2
 from pipelines.core.agenda import Agenda, Indicator
 from pipelines.core.privacy import PrivacyRule
 from pipelines.core.registry import Registry
+from pipelines.publish.published import PublishedData, load_published
 from pipelines.publish.scorecard import pages
 from pipelines.publish.scorecard.activity import activity_map, program_partner
 from pipelines.publish.scorecard.charts import Figure, svg_cache
-from pipelines.publish.published import PublishedData, load_published
 from pipelines.publish.scorecard.formats import count, day, pct, points, suppressed_label
 
 TEMPLATES = Path(__file__).parent / "templates"
-NAV = (("index.html", "Overview"), ("benchmarking.html", "Bright spots"), ("partners.html", "Who works on what"),
-       ("data-health.html", "Partner data health"))
+NAV = (
+    ("index.html", "Overview"),
+    ("benchmarking.html", "Bright spots"),
+    ("partners.html", "Who works on what"),
+    ("data-health.html", "Partner data health"),
+)
 DELIVERY_WORDS = {"csv_drop": "CSV files", "excel": "Excel workbooks", "api": "its web API", "sql": "a database pull"}
 CADENCE_WORDS = {"per_term": "each term", "monthly": "monthly", "quarterly": "quarterly", "yearly": "yearly"}
 
@@ -43,30 +47,45 @@ class Site:
 @cache
 def _environment(suppressed: str) -> jinja2.Environment:
     """The templates, with `suppressed` the label of every hidden cell (the agenda's minimum cell size)."""
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters.update(pct=pct, points=points, count=count, day=day)
     env.globals.update(nav=NAV, suppressed=suppressed, bright_spot_rule=pages.BRIGHT_SPOT_RULE)
     return env
 
 
-def _indicator_pages(published: PublishedData, agenda: Agenda, registry: Registry, cards: dict[str, pages.Card],
-                     schools: dict[str, Figure | None], suppressed: str) -> dict[str, tuple[str, dict]]:
+def _indicator_pages(
+    published: PublishedData,
+    agenda: Agenda,
+    registry: Registry,
+    cards: dict[str, pages.Card],
+    schools: dict[str, Figure | None],
+    suppressed: str,
+) -> dict[str, tuple[str, dict]]:
     found = {}
     for indicator in agenda.indicators:
         cells = published.cells.get(indicator.id, [])
-        found[f"indicators/{indicator.id}.html"] = ("indicator.html.j2", {
-            "title": indicator.title,
-            "indicator": indicator,
-            "card": cards[indicator.id],
-            "trend": pages.trend_figure(indicator, cells, suppressed),
-            "groups": pages.group_figures(indicator, cells, suppressed),
-            "schools": schools[indicator.id],
-            "breakdowns": [pages.DIMENSION_TITLES[d] for d in indicator.disaggregations],
-            "sources": [(registry.partners[partner_id], datasets)
-                        for partner_id, datasets in _sources(indicator).items()],
-            "programs": [p for p in agenda.programs if indicator.id in p.indicators],
-        })
+        found[f"indicators/{indicator.id}.html"] = (
+            "indicator.html.j2",
+            {
+                "title": indicator.title,
+                "indicator": indicator,
+                "card": cards[indicator.id],
+                "trend": pages.trend_figure(indicator, cells, suppressed),
+                "groups": pages.group_figures(indicator, cells, suppressed),
+                "schools": schools[indicator.id],
+                "breakdowns": [pages.DIMENSION_TITLES[d] for d in indicator.disaggregations],
+                "sources": [
+                    (registry.partners[partner_id], datasets) for partner_id, datasets in _sources(indicator).items()
+                ],
+                "programs": [p for p in agenda.programs if indicator.id in p.indicators],
+            },
+        )
     return found
 
 
@@ -83,67 +102,107 @@ def _partner_pages(published: PublishedData, agenda: Agenda, registry: Registry)
     found = {}
     for partner in registry.partners.values():
         datasets = [ref.dataset_id for ref in registry.datasets if ref.partner.id == partner.id]
-        record = None if published.deliveries is None else pages.delivery_table(
-            f"{partner.name}: every delivery period, newest first",
-            [d for d in published.deliveries if d.partner == partner.id])
-        found[f"partners/{partner.id}.html"] = ("partner.html.j2", {
-            "title": partner.name,
-            "partner": partner,
-            "cadence": CADENCE_WORDS[partner.cadence.value],
-            "delivery": DELIVERY_WORDS[partner.delivery.kind],
-            "feeds": [(dataset.replace("_", " "),
-                       [i for i in agenda.indicators if f"{partner.id}.{dataset}" in i.sources]) for dataset in datasets],
-            "programs": [p for p in agenda.programs if program_partner(p) == partner.id],
-            "record": record,
-        })
+        record = (
+            None
+            if published.deliveries is None
+            else pages.delivery_table(
+                f"{partner.name}: every delivery period, newest first",
+                [d for d in published.deliveries if d.partner == partner.id],
+            )
+        )
+        found[f"partners/{partner.id}.html"] = (
+            "partner.html.j2",
+            {
+                "title": partner.name,
+                "partner": partner,
+                "cadence": CADENCE_WORDS[partner.cadence.value],
+                "delivery": DELIVERY_WORDS[partner.delivery.kind],
+                "feeds": [
+                    (
+                        dataset.replace("_", " "),
+                        [i for i in agenda.indicators if f"{partner.id}.{dataset}" in i.sources],
+                    )
+                    for dataset in datasets
+                ],
+                "programs": [p for p in agenda.programs if program_partner(p) == partner.id],
+                "record": record,
+            },
+        )
     return found
 
 
 def render_pages(published: PublishedData, agenda: Agenda, registry: Registry) -> dict[str, str]:
     """Every page of the site: relative path -> HTML."""
-    cards = {i.id: pages.card(i, published.cells.get(i.id, []), published.deliveries, published.published_at)
-             for i in agenda.indicators}
+    cards = {
+        i.id: pages.card(i, published.cells.get(i.id, []), published.deliveries, published.published_at)
+        for i in agenda.indicators
+    }
     suppressed = suppressed_label(agenda.privacy.min_cell_size)
     schools = {i.id: pages.school_figure(i, published.cells.get(i.id, []), suppressed) for i in agenda.indicators}
     partner_names = {p.id: p.name for p in registry.partners.values()}
     health = published.deliveries
     contents: dict[str, tuple[str, dict]] = {
-        "index.html": ("index.html.j2", {
-            "title": "Overview",
-            "cards": list(cards.values()),
-            "programs": agenda.programs,
-        }),
-        "benchmarking.html": ("benchmarking.html.j2", {
-            "title": "Bright spots",
-            "schools": [(i, schools[i.id]) for i in agenda.indicators if schools[i.id] is not None],
-            "programs": pages.program_benchmarks(agenda, published.programs),
-        }),
-        "partners.html": ("partners.html.j2", {
-            "title": "Who works on what",
-            "partners": list(registry.partners.values()),
-            "activity": activity_map(agenda, registry),
-        }),
-        "data-health.html": ("data_health.html.j2", {
-            "title": "Partner data health",  # without a published history the page says so
-            "overview": None if health is None else pages.delivery_figure(health, partner_names),
-            "latest": None if health is None else pages.delivery_table(
-                "Latest delivery of each partner's datasets", pages.latest_deliveries(health), partner_names),
-        }),
+        "index.html": (
+            "index.html.j2",
+            {
+                "title": "Overview",
+                "cards": list(cards.values()),
+                "programs": agenda.programs,
+            },
+        ),
+        "benchmarking.html": (
+            "benchmarking.html.j2",
+            {
+                "title": "Bright spots",
+                "schools": [(i, schools[i.id]) for i in agenda.indicators if schools[i.id] is not None],
+                "programs": pages.program_benchmarks(agenda, published.programs),
+            },
+        ),
+        "partners.html": (
+            "partners.html.j2",
+            {
+                "title": "Who works on what",
+                "partners": list(registry.partners.values()),
+                "activity": activity_map(agenda, registry),
+            },
+        ),
+        "data-health.html": (
+            "data_health.html.j2",
+            {
+                "title": "Partner data health",  # without a published history the page says so
+                "overview": None if health is None else pages.delivery_figure(health, partner_names),
+                "latest": None
+                if health is None
+                else pages.delivery_table(
+                    "Latest delivery of each partner's datasets", pages.latest_deliveries(health), partner_names
+                ),
+            },
+        ),
         **_indicator_pages(published, agenda, registry, cards, schools, suppressed),
-        **{f"programs/{p.id}.html": ("program.html.j2", {
-            "title": p.name,
-            "program": p,
-            "partner": registry.partners[program_partner(p)],
-            "indicators": [agenda.indicator(i) for i in p.indicators],
-            "figures": pages.program_figures(p, published.programs.get(p.id, []), suppressed),
-        }) for p in agenda.programs},
+        **{
+            f"programs/{p.id}.html": (
+                "program.html.j2",
+                {
+                    "title": p.name,
+                    "program": p,
+                    "partner": registry.partners[program_partner(p)],
+                    "indicators": [agenda.indicator(i) for i in p.indicators],
+                    "figures": pages.program_figures(p, published.programs.get(p.id, []), suppressed),
+                },
+            )
+            for p in agenda.programs
+        },
         **_partner_pages(published, agenda, registry),
     }
     env = _environment(suppressed)
     return {
         path: env.get_template(template).render(
-            **context, path=path, root="../" * path.count("/"), partnership=agenda.partnership,
-            published_at=published.published_at)
+            **context,
+            path=path,
+            root="../" * path.count("/"),
+            partnership=agenda.partnership,
+            published_at=published.published_at,
+        )
         for path, (template, context) in contents.items()
     }
 
@@ -157,8 +216,14 @@ def _write(site: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def build_site(serving: Path, site: Path, rules: dict[str, list[PrivacyRule]], agenda: Agenda,
-               registry: Registry, chart_cache: Path | None = None) -> Site:
+def build_site(
+    serving: Path,
+    site: Path,
+    rules: dict[str, list[PrivacyRule]],
+    agenda: Agenda,
+    registry: Registry,
+    chart_cache: Path | None = None,
+) -> Site:
     """Render every page from the serving file and write them into `site`, a folder that does not exist
     yet (reusing the unchanged charts' SVGs kept in `chart_cache`, if given)."""
     with svg_cache(chart_cache) if chart_cache else contextlib.nullcontext():

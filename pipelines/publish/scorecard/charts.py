@@ -114,9 +114,11 @@ def render(spec: dict[str, Any], label: str) -> Markup:
     size = dict(re.findall(r'\b(width|height|viewBox)="([^"]*)"', opening.group(0)))
     name = html.escape(label, quote=True)
     # Inline in HTML the root needs no XML namespaces; the class lets CSS scale it to the screen.
-    root = (f'<svg class="chart-svg" role="img" aria-label="{name}" width="{size["width"]}" '
-            f'height="{size["height"]}" viewBox="{size["viewBox"]}"><title>{name}</title>')
-    return Markup(root + svg[opening.end():])
+    root = (
+        f'<svg class="chart-svg" role="img" aria-label="{name}" width="{size["width"]}" '
+        f'height="{size["height"]}" viewBox="{size["viewBox"]}"><title>{name}</title>'
+    )
+    return Markup(root + svg[opening.end() :])
 
 
 def _field(name: str, kind: str, **options: Any) -> dict[str, Any]:
@@ -127,41 +129,64 @@ def _data(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"values": list(rows)}
 
 
-def trend(points: Sequence[tuple[str, float]], baseline: tuple[str, float], target: tuple[str, float],
-          label: str) -> Markup:
+def trend(
+    points: Sequence[tuple[str, float]], baseline: tuple[str, float], target: tuple[str, float], label: str
+) -> Markup:
     """The indicator over time against its baseline and target lines, each (legend text, value)."""
     x = _field("period", "ordinal", sort=[period for period, _ in points], axis={"labelAngle": 0})
     y = _field("value", "quantitative", **PERCENT)
     values = _data({"period": p, "value": v} for p, v in points)
-    return render({
-        "width": WIDTH, "height": 240,
-        "layer": [
-            {"data": _data([{"line": text, "value": value} for text, value in (baseline, target)]),
-             "mark": {"type": "rule", "strokeDash": [6, 4], "strokeWidth": 2},
-             "encoding": {"y": y, "color": _field("line", "nominal", sort=None,
-                                                  scale={"range": [MUTED, GREEN]})}},
-            {"data": values, "mark": {"type": "line", "color": BLUE, "strokeWidth": 3,
-                                      "point": {"color": BLUE, "size": 70}},
-             "encoding": {"x": x, "y": y}},
-            {"data": values, "mark": {"type": "text", "dy": -14, "color": INK, "fontSize": 12, "fontWeight": "bold"},
-             "encoding": {"x": x, "y": y, "text": _field("value", "quantitative", format=".1%")}},
-        ],
-    }, label)
+    return render(
+        {
+            "width": WIDTH,
+            "height": 240,
+            "layer": [
+                {
+                    "data": _data([{"line": text, "value": value} for text, value in (baseline, target)]),
+                    "mark": {"type": "rule", "strokeDash": [6, 4], "strokeWidth": 2},
+                    "encoding": {
+                        "y": y,
+                        "color": _field("line", "nominal", sort=None, scale={"range": [MUTED, GREEN]}),
+                    },
+                },
+                {
+                    "data": values,
+                    "mark": {"type": "line", "color": BLUE, "strokeWidth": 3, "point": {"color": BLUE, "size": 70}},
+                    "encoding": {"x": x, "y": y},
+                },
+                {
+                    "data": values,
+                    "mark": {"type": "text", "dy": -14, "color": INK, "fontSize": 12, "fontWeight": "bold"},
+                    "encoding": {"x": x, "y": y, "text": _field("value", "quantitative", format=".1%")},
+                },
+            ],
+        },
+        label,
+    )
 
 
 def sparkline(points: Sequence[tuple[str, float]], target: float, label: str) -> Markup:
     """A card's small trend: the line and, faintly, the target it heads for."""
     y = _field("value", "quantitative", scale={"zero": False}, axis=None)
-    return render({
-        "width": 170, "height": 44,
-        "layer": [
-            {"data": _data([{"value": target}]), "mark": {"type": "rule", "color": GREEN, "strokeDash": [3, 3]},
-             "encoding": {"y": y}},
-            {"data": _data({"period": p, "value": v} for p, v in points),
-             "mark": {"type": "line", "color": BLUE, "strokeWidth": 2, "point": {"color": BLUE, "size": 16}},
-             "encoding": {"x": _field("period", "ordinal", sort=[p for p, _ in points], axis=None), "y": y}},
-        ],
-    }, label)
+    return render(
+        {
+            "width": 170,
+            "height": 44,
+            "layer": [
+                {
+                    "data": _data([{"value": target}]),
+                    "mark": {"type": "rule", "color": GREEN, "strokeDash": [3, 3]},
+                    "encoding": {"y": y},
+                },
+                {
+                    "data": _data({"period": p, "value": v} for p, v in points),
+                    "mark": {"type": "line", "color": BLUE, "strokeWidth": 2, "point": {"color": BLUE, "size": 16}},
+                    "encoding": {"x": _field("period", "ordinal", sort=[p for p, _ in points], axis=None), "y": y},
+                },
+            ],
+        },
+        label,
+    )
 
 
 def bars(rows: Sequence[dict[str, Any]], label: str, reference: tuple[str, float] | None = None) -> Markup:
@@ -171,19 +196,32 @@ def bars(rows: Sequence[dict[str, Any]], label: str, reference: tuple[str, float
     y = _field("name", "nominal", sort=[row["name"] for row in rows], axis={"labelLimit": 220})
     data = _data({**row, "highlight": bool(row.get("highlight"))} for row in rows)
     layers = [
-        {"data": data, "mark": {"type": "bar", "height": BAR_STEP * 0.7},
-         "encoding": {"x": x, "y": y, "color": {"condition": {"test": "datum.highlight", "value": GREEN},
-                                                "value": BLUE}}},
-        {"data": data, "mark": {"type": "text", "align": "left", "dx": 4, "color": INK, "fontSize": 12},
-         "encoding": {"x": x, "y": y, "text": _field("text", "nominal")}},
+        {
+            "data": data,
+            "mark": {"type": "bar", "height": BAR_STEP * 0.7},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "color": {"condition": {"test": "datum.highlight", "value": GREEN}, "value": BLUE},
+            },
+        },
+        {
+            "data": data,
+            "mark": {"type": "text", "align": "left", "dx": 4, "color": INK, "fontSize": 12},
+            "encoding": {"x": x, "y": y, "text": _field("text", "nominal")},
+        },
     ]
     if reference is not None:
-        layers.append({
-            "data": _data([{"line": reference[0], "value": reference[1]}]),
-            "mark": {"type": "rule", "strokeDash": [5, 3], "strokeWidth": 2},
-            "encoding": {"x": _field("value", "quantitative"),
-                         "color": _field("line", "nominal", scale={"range": [INK]})},
-        })
+        layers.append(
+            {
+                "data": _data([{"line": reference[0], "value": reference[1]}]),
+                "mark": {"type": "rule", "strokeDash": [5, 3], "strokeWidth": 2},
+                "encoding": {
+                    "x": _field("value", "quantitative"),
+                    "color": _field("line", "nominal", scale={"range": [INK]}),
+                },
+            }
+        )
     return render({"width": WIDTH - 140, "height": BAR_STEP * max(len(rows), 1), "layer": layers}, label)
 
 
@@ -192,50 +230,80 @@ def columns(rows: Sequence[dict[str, Any]], label: str, percent: bool) -> Markup
     x = _field("period", "ordinal", sort=[row["period"] for row in rows], axis={"labelAngle": 0})
     y = _field("value", "quantitative", **(PERCENT if percent else {"axis": {"tickCount": 5}}))
     data = _data(rows)
-    return render({
-        "width": WIDTH - 160, "height": 200,
-        "layer": [
-            {"data": data, "mark": {"type": "bar", "color": BLUE, "width": 36}, "encoding": {"x": x, "y": y}},
-            {"data": data, "mark": {"type": "text", "dy": -8, "color": INK, "fontSize": 12},
-             "encoding": {"x": x, "y": y, "text": _field("text", "nominal")}},
-        ],
-    }, label)
+    return render(
+        {
+            "width": WIDTH - 160,
+            "height": 200,
+            "layer": [
+                {"data": data, "mark": {"type": "bar", "color": BLUE, "width": 36}, "encoding": {"x": x, "y": y}},
+                {
+                    "data": data,
+                    "mark": {"type": "text", "dy": -8, "color": INK, "fontSize": 12},
+                    "encoding": {"x": x, "y": y, "text": _field("text", "nominal")},
+                },
+            ],
+        },
+        label,
+    )
 
 
 def paired(rows: Sequence[dict[str, Any]], label: str, category: str = "period") -> Markup:
     """Two series side by side per category, rows {category, "series", "value", "text"}
     (participants against comparable non-participants)."""
     series = list(dict.fromkeys(row["series"] for row in rows))
-    x = _field(category, "nominal", sort=list(dict.fromkeys(row[category] for row in rows)),
-               axis={"labelAngle": 0, "labelLimit": 160})
+    x = _field(
+        category,
+        "nominal",
+        sort=list(dict.fromkeys(row[category] for row in rows)),
+        axis={"labelAngle": 0, "labelLimit": 160},
+    )
     offset = _field("series", "nominal", sort=series)
     y = _field("value", "quantitative", **PERCENT)
     data = _data(rows)
-    return render({
-        "width": WIDTH - 120, "height": 220,
-        "layer": [
-            {"data": data, "mark": "bar",
-             "encoding": {"x": x, "xOffset": offset, "y": y,
-                          "color": _field("series", "nominal", sort=series, scale={"range": [BLUE, ORANGE]})}},
-            {"data": data, "mark": {"type": "text", "dy": -8, "color": INK, "fontSize": 11},
-             "encoding": {"x": x, "xOffset": offset, "y": y, "text": _field("text", "nominal")}},
-        ],
-    }, label)
+    return render(
+        {
+            "width": WIDTH - 120,
+            "height": 220,
+            "layer": [
+                {
+                    "data": data,
+                    "mark": "bar",
+                    "encoding": {
+                        "x": x,
+                        "xOffset": offset,
+                        "y": y,
+                        "color": _field("series", "nominal", sort=series, scale={"range": [BLUE, ORANGE]}),
+                    },
+                },
+                {
+                    "data": data,
+                    "mark": {"type": "text", "dy": -8, "color": INK, "fontSize": 11},
+                    "encoding": {"x": x, "xOffset": offset, "y": y, "text": _field("text", "nominal")},
+                },
+            ],
+        },
+        label,
+    )
 
 
 def stacked(rows: Sequence[dict[str, Any]], label: str, parts: Sequence[tuple[str, str]]) -> Markup:
     """Counts stacked per row name, rows {"name", "part", "count"}; `parts` are (part, colour) in order."""
     names = list(dict.fromkeys(row["name"] for row in rows))
     order = [part for part, _ in parts]
-    return render({
-        "width": WIDTH - 160, "height": BAR_STEP * max(len(names), 1),
-        "data": _data({**row, "rank": order.index(row["part"])} for row in rows),
-        "mark": {"type": "bar", "height": BAR_STEP * 0.7},
-        "encoding": {
-            "x": _field("count", "quantitative", stack="zero", axis={"tickMinStep": 1}),
-            "y": _field("name", "nominal", sort=names, axis={"labelLimit": 240}),
-            "color": _field("part", "nominal", sort=order,
-                            scale={"domain": order, "range": [colour for _, colour in parts]}),
-            "order": _field("rank", "quantitative"),
+    return render(
+        {
+            "width": WIDTH - 160,
+            "height": BAR_STEP * max(len(names), 1),
+            "data": _data({**row, "rank": order.index(row["part"])} for row in rows),
+            "mark": {"type": "bar", "height": BAR_STEP * 0.7},
+            "encoding": {
+                "x": _field("count", "quantitative", stack="zero", axis={"tickMinStep": 1}),
+                "y": _field("name", "nominal", sort=names, axis={"labelLimit": 240}),
+                "color": _field(
+                    "part", "nominal", sort=order, scale={"domain": order, "range": [colour for _, colour in parts]}
+                ),
+                "order": _field("rank", "quantitative"),
+            },
         },
-    }, label)
+        label,
+    )
