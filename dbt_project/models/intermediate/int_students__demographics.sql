@@ -1,7 +1,7 @@
 -- One row per student per school year: the fall enrollment snapshot's school and demographics,
 -- the attributes every indicator is broken down by, with the labels they are published under.
 -- The labels are added here, not in staging: staged enrollment is the widest copy the pipeline
--- keeps (11.6M rows at 10M assessment rows), and four label columns were a quarter of its build;
+-- keeps, and four label columns were a large share of its build;
 -- this view computes them only for the rows a model reads.
 with
 

@@ -91,8 +91,8 @@ tests_by_program as (
 ),
 
 -- One pass over the tests: counts per class (school year, school, grade) and program. Everything
--- below reads only this small table, never the tests again (at 10M assessment rows a join of the
--- comparison classes back to the tests cost 2-3 s of every build).
+-- below reads only this small table, never the tests again (a join of the comparison classes back
+-- to the tests cost seconds of every build on a large district).
 class_counts as (
 
     select

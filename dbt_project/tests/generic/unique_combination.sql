@@ -5,8 +5,8 @@
 
     Rows are first counted by one hash of their key columns; only hashes seen more than once are
     grouped by the columns themselves, so two different keys sharing a hash are never reported.
-    At 10M rows keyed by 64-character pseudonyms, grouping the hash costs about half of grouping
-    the columns, and the second step reads only the rows of repeated hashes (none when the test passes).
+    Grouping one hash is cheaper than grouping the key columns, and the second step reads only the
+    rows of repeated hashes (none when the test passes).
 -#}
 {% test unique_combination(model, columns) %}
 
