@@ -19,7 +19,7 @@ from pipelines.core.resources import BackboneResource
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.pseudonym import pseudonym
 from pipelines.quality.checks import build_expectations_check
-from tests.conftest import run_cli
+from tests.conftest import LINK_KEY, run_cli
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample" / "history"
 ENROLLMENT = SAMPLE / "riverbend_isd" / "enrollment_2021-22.csv"
@@ -97,7 +97,7 @@ def test_an_export_in_another_encoding_or_layout_lands_exactly_as_sent(home: Hom
     columns = table[0]
     expected = [
         (
-            pseudonym(row[columns.index("State Student ID")], b"test-link-key"),
+            pseudonym(row[columns.index("State Student ID")], LINK_KEY.encode()),
             row[columns.index("Género")],
             row[columns.index("Birth Date")],
             header_line + number,
