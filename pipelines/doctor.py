@@ -34,7 +34,7 @@ from pipelines.core.registry import Partner, RegistryError, RestApi, SqlPull, lo
 from pipelines.core.suites import SuiteError
 
 Status = Literal["ok", "warn", "fail"]
-MIN_KEY_BYTES = 32  # HMAC-SHA256 keys shorter than its block of output are guessable sooner
+MIN_KEY_BYTES = 32  # an HMAC key shorter than the hash's output weakens it (RFC 2104, section 3)
 MIN_FREE_BYTES = 5 * 2**30
 MIN_FREE_SHARE = 0.10
 TIMEOUT_SECONDS = 10.0  # any one network check; a doctor must answer while the system is down
@@ -47,13 +47,13 @@ class Finding:
     detail: str
 
 
-def _first_line(exc: BaseException) -> str:
-    """The innermost cause's own words: wrappers (Dagster's, SQLAlchemy's) add only their names."""
+def _reason(exc: BaseException, limit: int = 300) -> str:
+    """The innermost cause's own words on one line: wrappers (Dagster's, SQLAlchemy's) add only names."""
     while exc.__cause__ is not None:
         exc = exc.__cause__
     inner = getattr(exc, "orig", None) or exc
-    text = str(inner).strip() or type(inner).__name__
-    return text.splitlines()[0]
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def check_warehouse(home: Home) -> Finding:
@@ -80,9 +80,9 @@ def check_warehouse(home: Home) -> Finding:
         if holder := re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(exc)):
             return Finding("warehouse", "warn", f"{path} is in use by process {holder[2]} ({holder[1]}), "
                            "most likely a run: writing it was not tried; run the doctor again once it ends")
-        return Finding("warehouse", "fail", f"{path} cannot be opened for writing: {_first_line(exc)}")
+        return Finding("warehouse", "fail", f"{path} cannot be opened for writing: {_reason(exc)}")
     except duckdb.Error as exc:
-        return Finding("warehouse", "fail", f"{path} cannot be written: {_first_line(exc)}")
+        return Finding("warehouse", "fail", f"{path} cannot be written: {_reason(exc)}")
     return Finding("warehouse", "ok", f"{path} opened and written")
 
 
@@ -105,8 +105,12 @@ def check_dagster_storage(home: Home) -> Finding:
             storage = instance.run_storage
             url = getattr(storage, "postgres_url", None)
     except Exception as exc:  # config, driver and connection errors all come as different types
-        return Finding("Dagster storage", "fail", f"{where / 'dagster.yaml'}: run storage unreachable: "
-                       f"{_first_line(exc)}")
+        # A setting missing from the environment is the likeliest mistake, and Dagster's message for
+        # it is pages of stack traces: name the variables instead.
+        unset = dict.fromkeys(re.findall(r'environment variable "(\w+)" which is not set', str(exc)))
+        reason = f"{', '.join(unset)} not set" if unset else _reason(exc)
+        return Finding("Dagster storage", "fail", f"the instance in {where} (dagster.yaml) cannot be loaded "
+                       f"or its run storage read: {reason}")
     finally:
         root.setLevel(level)
     if url:
@@ -144,7 +148,7 @@ def check_smtp() -> Finding:
         with mailer.smtp(timeout=TIMEOUT_SECONDS) as smtp:
             code, reply = smtp.noop()
     except (OSError, smtplib.SMTPException, ValueError) as exc:
-        return Finding("mail", "fail", f"{where}: {_first_line(exc)}")
+        return Finding("mail", "fail", f"{where}: {_reason(exc)}")
     if code != 250:
         return Finding("mail", "fail", f"{where} answered NOOP with {code} {reply.decode(errors='replace')}")
     return Finding("mail", "ok", f"{where} accepted a session (nothing sent)")
@@ -169,7 +173,7 @@ def check_api(partner: Partner, api: RestApi, endpoint: str) -> Finding:
         response = httpx.get(url, params={"page": 1, "per_page": 1}, timeout=TIMEOUT_SECONDS,
                              headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
     except httpx.HTTPError as exc:
-        return Finding(check, "fail", f"{shown} could not be reached: {_first_line(exc).replace(token, '***')}")
+        return Finding(check, "fail", f"{shown} could not be reached: {_reason(exc).replace(token, '***')}")
     status = f"{shown} answered {response.status_code} {response.reason_phrase}"
     if response.status_code in (401, 403):
         return Finding(check, "fail", f"{status}: the API refuses the token in {api.token_env}")
@@ -186,7 +190,7 @@ def check_sql(partner: Partner, pull: SqlPull) -> Finding:
         url = sa.make_url(os.environ[pull.url_env])
         engine = sa.create_engine(url)
     except (sa.exc.ArgumentError, ImportError) as exc:
-        return Finding(check, "fail", f"{pull.url_env} is not a usable database URL: {_first_line(exc)}")
+        return Finding(check, "fail", f"{pull.url_env} is not a usable database URL: {_reason(exc)}")
     shown = url.render_as_string(hide_password=True)
     # SQLite creates a missing file on connect: a mistyped path would pass, and leave an empty database.
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:") \
@@ -196,7 +200,7 @@ def check_sql(partner: Partner, pull: SqlPull) -> Finding:
         with engine.connect() as conn:
             conn.execute(sa.text("select 1"))
     except sa.exc.SQLAlchemyError as exc:
-        return Finding(check, "fail", f"{shown}: {_first_line(exc)}")
+        return Finding(check, "fail", f"{shown}: {_reason(exc)}")
     finally:
         engine.dispose()
     return Finding(check, "ok", f"{shown} answered")

@@ -8,6 +8,7 @@ so Dagster is imported once for all of them; the run holding the warehouse is an
 from __future__ import annotations
 
 import secrets
+import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from pipelines.cli import main
-from pipelines.core.home import Home
+from pipelines.core.home import PROJECT_ROOT, Home
 from pipelines.core.warehouse import connect
 from pipelines.sample.api import SampleCollegeApi
 from tests.conftest import Inbox, free_port, run_cli
@@ -66,11 +67,20 @@ def test_a_healthy_deployment_passes(deployment: Home) -> None:
                   "workforce_board database", "disk"):
         assert check in result.stdout
     assert _failures(result.stdout) == {}
+    # Only a nearly full disk may warn (the machine's, not the deployment's).
+    assert [line for line in result.stdout.splitlines()
+            if line.startswith("warning: ") and not line.startswith("warning: disk:")] == []
 
 
 def _closed_port_dagster_storage(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
     (home.dagster / "dagster.yaml").write_text(
         f"storage:\n  postgres:\n    postgres_url: postgresql+psycopg2://dagster@127.0.0.1:{free_port()}/dagster\n")
+
+
+def _dagster_storage_settings_unset(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
+    shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home.dagster / "dagster.yaml")
+    for name in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_DB", "DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _world_readable_key_file(home: Home, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -106,7 +116,10 @@ BROKEN: dict[str, tuple[Callable[[Home, pytest.MonkeyPatch], None], str, list[st
     "directory in the warehouse's place": (
         _directory_for_warehouse, "warehouse", ["warehouse.duckdb is a directory, not the warehouse file"]),
     "unreachable Dagster PostgreSQL storage": (
-        _closed_port_dagster_storage, "Dagster storage", ["dagster.yaml: run storage unreachable", "Connection refused"]),
+        _closed_port_dagster_storage, "Dagster storage", ["(dagster.yaml) cannot be loaded or its run storage read",
+                                                          "Connection refused"]),
+    "Dagster storage settings unset": (
+        _dagster_storage_settings_unset, "Dagster storage", ["DAGSTER_PG_USER", "DAGSTER_PG_HOST", "not set"]),
 }
 
 
