@@ -405,6 +405,23 @@ def _print_report(path: Path, ref, rows: int, report, note: str | None) -> None:
     console.print("\nFix the rows listed and run this command again.")
 
 
+@main.command()
+@click.option(
+    "--home",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
+)
+def doctor(home: Path | None) -> None:
+    """Check this deployment: warehouse, Dagster storage, linking key, mail, partner systems, disk.
+
+    Exit 0 when every check passes (warnings allowed), 1 when any fails.
+    """
+    from pipelines.doctor import diagnose, report
+
+    sys.exit(EXIT_OK if report(diagnose(Home.resolve(home)), console) else EXIT_FAILED)
+
+
 # Commands defined with their stage.
 main.add_command(digest)
 main.add_command(synth)

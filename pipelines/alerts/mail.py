@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -88,15 +90,31 @@ class MailerResource(dg.ConfigurableResource):
             partial.write_bytes(bytes(message))
             os.replace(partial, target)
             return str(target)
-        port = self.smtp_port or int(os.environ.get("BACKBONE_SMTP_PORT", "587"))
-        starttls = self.smtp_starttls if self.smtp_starttls is not None else _env_bool("BACKBONE_SMTP_STARTTLS", True)
+        with self.smtp() as smtp:
+            smtp.send_message(message)
+        return self.address
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port or int(os.environ.get("BACKBONE_SMTP_PORT", "587"))
+
+    @property
+    def starttls(self) -> bool:
+        return self.smtp_starttls if self.smtp_starttls is not None else _env_bool("BACKBONE_SMTP_STARTTLS", True)
+
+    @property
+    def address(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    @contextmanager
+    def smtp(self, timeout: float = 30) -> Iterator[smtplib.SMTP]:
+        """A session with the configured SMTP server, STARTTLS and login done; QUIT on leaving."""
         user = self.smtp_user or os.environ.get("BACKBONE_SMTP_USER")
-        password = os.environ.get("BACKBONE_SMTP_PASSWORD")
-        with smtplib.SMTP(host, port, timeout=30) as smtp:
-            if starttls:
+        password = os.environ.get("BACKBONE_SMTP_PASSWORD")  # never a resource field: the UI would show it
+        with smtplib.SMTP(self.host, self.port, timeout=timeout) as smtp:
+            if self.starttls:
                 ca_file = self.smtp_ca_file or os.environ.get("BACKBONE_SMTP_CA_FILE") or None
                 smtp.starttls(context=ssl.create_default_context(cafile=ca_file))
             if user:
                 smtp.login(user, password or "")
-            smtp.send_message(message)
-        return f"smtp://{host}:{port}"
+            yield smtp
