@@ -23,7 +23,7 @@ calendar as (
 
     select * from {{ source_or_empty('quality', 'delivery_calendar', {
         'partner': 'varchar', 'dataset': 'varchar', 'period': 'varchar',
-        'period_start': 'date', 'period_end': 'date'}) }}
+        'period_start': 'date', 'period_end': 'date'}) }} as calendar
 
 ),
 
@@ -34,6 +34,7 @@ check_counts as (
         sum(case when success then 1 else 0 end) as checks_passed,
         sum(case when success then 0 else 1 end) as checks_failed
     from {{ source_or_empty('quality', 'check_results', {'submission_id': 'varchar', 'success': 'boolean'}) }}
+        as results
     group by submission_id
 
 ),

@@ -10,7 +10,7 @@ calendar as (
 
     select * from {{ source_or_empty('quality', 'delivery_calendar', {
         'partner': 'varchar', 'dataset': 'varchar', 'cadence': 'varchar', 'period': 'varchar',
-        'period_start': 'date', 'period_end': 'date', 'due_on': 'date', 'as_of': 'timestamp'}) }}
+        'period_start': 'date', 'period_end': 'date', 'due_on': 'date', 'as_of': 'timestamp'}) }} as calendar
 
 ),
 
