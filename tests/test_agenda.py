@@ -119,7 +119,18 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
             "  min_cell_size: 0\n",
             "privacy.min_cell_size: Input should be greater than or equal to 1",
         ),
-        ("privacy:\n  min_cell_size: 10\n", "", "privacy: Field required"),
+        ("privacy:\n  min_cell_size: 10\n  small_counts: suppress\n", "", "privacy: Field required"),
+        (
+            "  small_counts: suppress\n",
+            "  small_counts: top_bottom_code\n",
+            "privacy.small_counts: 'top_bottom_code' is not implemented yet; "
+            "the pipeline can only 'suppress' small counts",
+        ),
+        (
+            "  small_counts: suppress\n",
+            "  small_counts: round\n",
+            "privacy.small_counts: Input should be 'suppress' or 'top_bottom_code'",
+        ),
         (
             "    numerator_column: is_graduated\n",
             "    numerator_column: is graduated\n",

@@ -56,7 +56,12 @@ def expected_grade3_reading() -> set[tuple]:
             cell = cells[(row["School Year"], dimension, group)]
             cell[0] += proficient
             cell[1] += 1
-    suppressed = {key for key, (_, denominator) in cells.items() if denominator < 10}
+    # the disclosure policy: a group under 10, or 1 to 9 of it proficient or not proficient
+    suppressed = {
+        key
+        for key, (numerator, denominator) in cells.items()
+        if denominator < 10 or 0 < numerator < 10 or 0 < denominator - numerator < 10
+    }
     for period in {key[0] for key in cells}:
         groups = sorted((cells[key][1], key) for key in cells if key[:2] == (period, "race_ethnicity"))
         hidden = [key for _, key in groups if key in suppressed]

@@ -17,7 +17,15 @@ from tests.conftest import bundled_partnership
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
 RULES = {
-    "indicator_values": [PrivacyRule("suppressed", ("denominator",), ("numerator", "denominator", "value"))],
+    "indicator_values": [
+        PrivacyRule(
+            "suppressed",
+            ("denominator",),
+            ("numerator", "denominator", "value"),
+            counts=("numerator",),
+            complements=(("numerator", "denominator"),),
+        )
+    ],
     "notes": [],
 }
 MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size  # 10
@@ -62,6 +70,8 @@ def test_an_analyst_with_the_old_file_open_keeps_reading_it_while_a_new_one_is_p
     "cell",
     [
         CELL.format(n=3, d=7, v=0.4286, s=False),  # a small cell published as if it were not
+        CELL.format(n=3, d=40, v=0.075, s=False),  # 3 proficient students in a group of 40
+        CELL.format(n=37, d=40, v=0.925, s=False),  # 3 students not proficient in a group of 40
         CELL.format(n="null", d=7, v="null", s=True),  # suppressed, but its size still shown
     ],
 )
@@ -86,9 +96,9 @@ def test_the_agendas_minimum_cell_size_is_what_the_gate_enforces(tmp_path: Path)
     agenda.write_text(
         AGENDA_FILE.read_text(encoding="utf-8").replace("min_cell_size: 10", "min_cell_size: 20"), encoding="utf-8"
     )
-    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=9, d=15, v=0.6, s=False))
+    warehouse = _warehouse(tmp_path / "w.duckdb", CELL.format(n=0, d=15, v=0.0, s=False))
     serving, exports = tmp_path / "serving.duckdb", tmp_path / "exports"
-    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)  # 15 people: enough under the sample's 10
+    publish(warehouse, serving, exports, RULES, MIN_CELL_SIZE)  # 15 people, none proficient: shown under 10
 
     with pytest.raises(PublishRefused, match=r"1 row.s. counting fewer than 20"):
         publish(warehouse, serving, exports, RULES, load_agenda(agenda).privacy.min_cell_size)
@@ -142,3 +152,8 @@ def test_every_mart_of_the_dbt_project_declares_its_privacy_rule() -> None:
     rules = privacy_rules(manifest)
     assert marts and marts == set(rules)
     assert all(rule.sizes and rule.hidden for rule in rules["indicator_values"] + rules["program_performance"])
+    # numerators and their complements are checked as well as group sizes
+    assert [(rule.counts, rule.complements) for rule in rules["indicator_values"]] == [
+        (("numerator",), (("numerator", "denominator"),))
+    ]
+    assert all(rule.counts and rule.complements for rule in rules["program_performance"][1:])

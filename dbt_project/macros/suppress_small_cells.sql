@@ -4,7 +4,11 @@
     `suppressed`, with numerator, denominator and value NULL in every suppressed cell: DESIGN's rule
     is that no count under the minimum is published, and a small group's size is such a count.
 
-    1. Primary: a cell whose denominator is under the minimum cell size (var min_cell_size).
+    1. Primary (agenda.yml privacy, small_counts 'suppress'): a cell whose denominator is under the
+       minimum cell size (var min_cell_size), or whose numerator or complement (denominator minus
+       numerator) counts 1 to min - 1 people: such a count, or a rate that gives it away, can point to
+       the few students with or without the outcome. A count of 0 in a group of at least the
+       minimum is published, as the NCES SLDS brief on aggregate reporting does for 1 to n - 1.
     2. Complementary, within a group of cells that add up to a published total:
        * `partition_by` -- the groups of one dimension (indicator x period x geography x dimension
          add up to that geography's 'All students');
@@ -68,7 +72,9 @@
     {%- endfor %}
                 select
                     {{ columns | join(', ') }},
-                    denominator < {{ min_size }} as is_suppressed
+                    denominator < {{ min_size }}
+                    or numerator between 1 and {{ min_size - 1 }}
+                    or denominator - numerator between 1 and {{ min_size - 1 }} as is_suppressed
                 from {{ cells }}
     {%- for partition, tie_breaker in passes %}
             ) as in_set

@@ -211,6 +211,19 @@ class Privacy(_Entry):
     the scorecard explains with these numbers."""
 
     min_cell_size: int = Field(ge=1, description="smallest group whose counts and values may be published")
+    # A group of at least min_cell_size where 1 to min_cell_size - 1 people have (or lack) the outcome:
+    # 'suppress' hides the cell (then its complements, as for a small group); 'top_bottom_code' (show
+    # e.g. "<= 5%" / ">= 95%", the NCES SLDS brief's alternative) is named but not built yet.
+    small_counts: Literal["suppress", "top_bottom_code"] = Field(
+        default="suppress", description="what a cell with a small count or complement shows"
+    )
+
+    @field_validator("small_counts")
+    @classmethod
+    def _implemented(cls, value: str) -> str:
+        if value != "suppress":
+            raise ValueError(f"'{value}' is not implemented yet; the pipeline can only 'suppress' small counts")
+        return value
 
 
 class Agenda(_Entry):

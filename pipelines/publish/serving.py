@@ -44,12 +44,18 @@ def _csv_select(con: duckdb.DuckDBPyConnection, source: str) -> str:
 
 
 def privacy_violations(con: duckdb.DuckDBPyConnection, table: str, rules: list[PrivacyRule], min_cell_size: int) -> int:
-    """Rows of marts.`table` that would publish a count under `min_cell_size` (agenda.yml privacy)."""
-    breaches = [
-        f"(not {ident(rule.flag)} and ({' or '.join(f'{ident(c)} < {int(min_cell_size)}' for c in rule.sizes)})) "
-        f"or ({ident(rule.flag)} and ({' or '.join(f'{ident(c)} is not null' for c in rule.hidden)}))"
-        for rule in rules
-    ]
+    """Rows of marts.`table` that would publish a count under `min_cell_size` (agenda.yml privacy): a group
+    size under it, or a count of people with (or, as a complement, without) an outcome from 1 to under it."""
+    small = f"between 1 and {int(min_cell_size) - 1}"
+    breaches = []
+    for rule in rules:
+        shown = [f"{ident(c)} < {int(min_cell_size)}" for c in rule.sizes]
+        shown += [f"{ident(c)} {small}" for c in rule.counts]
+        shown += [f"{ident(whole)} - {ident(part)} {small}" for part, whole in rule.complements]
+        breaches.append(
+            f"(not {ident(rule.flag)} and ({' or '.join(shown)})) "
+            f"or ({ident(rule.flag)} and ({' or '.join(f'{ident(c)} is not null' for c in rule.hidden)}))"
+        )
     if not breaches:
         return 0
     where = " or ".join(f"({breach})" for breach in breaches)

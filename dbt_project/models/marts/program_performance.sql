@@ -5,8 +5,11 @@
 --   better off -- grade 3-8 ELA proficiency of participants against comparable non-participants:
 --                 students tested the same year in the same schools and grades as the tested
 --                 participants, and in no Bright Futures program that year.
--- Every group under var('min_cell_size') is suppressed with its measures (see the yml).
+-- Every group under var('min_cell_size') is suppressed with its measures (see the yml), and so is
+-- every group where 1 to min_cell_size - 1 of its people meet the measure or miss it (agenda.yml
+-- privacy.small_counts 'suppress', as macros/suppress_small_cells.sql).
 {%- set min_size = var('min_cell_size') %}
+{%- set small = 'between 1 and ' ~ (min_size - 1) %}
 with
 
 programs as (
@@ -179,8 +182,16 @@ flagged as (
     select
         measured.*,
         students_served < {{ min_size }} as how_much_suppressed,
-        students_served < {{ min_size }} or participants_with_sessions < {{ min_size }} as how_well_suppressed,
-        participants_tested < {{ min_size }} or comparison_tested < {{ min_size }} as better_off_suppressed
+        students_served < {{ min_size }}
+        or participants_with_sessions < {{ min_size }}
+        or participants_meeting_dosage {{ small }}
+        or participants_with_sessions - participants_meeting_dosage {{ small }} as how_well_suppressed,
+        participants_tested < {{ min_size }}
+        or comparison_tested < {{ min_size }}
+        or participants_proficient {{ small }}
+        or participants_tested - participants_proficient {{ small }}
+        or comparison_proficient {{ small }}
+        or comparison_tested - comparison_proficient {{ small }} as better_off_suppressed
     from measured
 
 ),
