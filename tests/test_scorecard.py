@@ -192,9 +192,14 @@ def test_a_value_the_gate_hid_never_reaches_a_page_even_if_the_serving_file_carr
     for shown in ("77.8%", "0.7778", "+38.2", "44.4%", "40.0%", "4.4 points"):
         assert shown not in everything, shown
     indicator = pages["indicators/grade3_reading.html"]
-    assert re.search(r'<th scope="row">Asian</th><td class="suppressed">fewer than 10</td><td>–</td>', indicator)
-    assert "Asian — fewer than 10" in indicator
-    assert '<th scope="row">2023-24</th><td class="suppressed">fewer than 10</td>' in pages["programs/BFM-READ.html"]
+    assert re.search(
+        r'<th scope="row">Asian</th><td class="suppressed">hidden \(small numbers\)</td><td>–</td>', indicator
+    )
+    assert "Asian — hidden (small numbers)" in indicator
+    assert (
+        '<th scope="row">2023-24</th><td class="suppressed">hidden (small numbers)</td>'
+        in pages["programs/BFM-READ.html"]
+    )
 
 
 def test_bright_spots_follow_the_stated_rule(tmp_path: Path) -> None:

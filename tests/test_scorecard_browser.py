@@ -95,7 +95,7 @@ def test_a_suppressed_group_is_labelled_not_drawn(demo_home, browser) -> None:
     page.goto((demo_home[0] / "site" / "indicators" / "grade3_reading.html").as_uri())
     race = page.locator("figure.chart", has_text="by race/ethnicity")
     hidden = race.locator(".hidden-groups")
-    assert hidden.is_visible() and "fewer than 10" in hidden.inner_text()
+    assert hidden.is_visible() and "hidden (small numbers)" in hidden.inner_text()
     names = [label.split(" — ")[0] for label in race.locator(".suppressed-label").all_inner_texts()]
     assert names
     drawn = race.locator("svg").get_attribute("aria-label")
@@ -103,5 +103,5 @@ def test_a_suppressed_group_is_labelled_not_drawn(demo_home, browser) -> None:
     for name in names:
         assert f"{name} " not in drawn.split("Not shown")[0]  # not among the bars
         row = table.locator("tr", has=page.locator(f"th:text-is('{name}')"))
-        assert row.locator("td").first.text_content() == "fewer than 10"  # in the (folded) table
+        assert row.locator("td").first.text_content() == "hidden (small numbers)"  # in the (folded) table
     page.close()

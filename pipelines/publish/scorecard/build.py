@@ -21,7 +21,7 @@ from pipelines.publish.published import PublishedData, load_published
 from pipelines.publish.scorecard import pages
 from pipelines.publish.scorecard.activity import activity_map, program_partner
 from pipelines.publish.scorecard.charts import Figure, svg_cache
-from pipelines.publish.scorecard.formats import count, day, pct, points, suppressed_label
+from pipelines.publish.scorecard.formats import count, day, pct, points, privacy_note, suppressed_label
 
 TEMPLATES = Path(__file__).parent / "templates"
 NAV = (
@@ -45,8 +45,8 @@ class Site:
 
 
 @cache
-def _environment(suppressed: str) -> jinja2.Environment:
-    """The templates, with `suppressed` the label of every hidden cell (the agenda's minimum cell size)."""
+def _environment(suppressed: str, note: str) -> jinja2.Environment:
+    """The templates, with `suppressed` the label of every hidden cell and `note` the disclosure policy."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
@@ -55,7 +55,7 @@ def _environment(suppressed: str) -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(pct=pct, points=points, count=count, day=day)
-    env.globals.update(nav=NAV, suppressed=suppressed, bright_spot_rule=pages.BRIGHT_SPOT_RULE)
+    env.globals.update(nav=NAV, suppressed=suppressed, privacy_note=note, bright_spot_rule=pages.BRIGHT_SPOT_RULE)
     return env
 
 
@@ -194,7 +194,7 @@ def render_pages(published: PublishedData, agenda: Agenda, registry: Registry) -
         },
         **_partner_pages(published, agenda, registry),
     }
-    env = _environment(suppressed)
+    env = _environment(suppressed, privacy_note(agenda.privacy.min_cell_size))
     return {
         path: env.get_template(template).render(
             **context,

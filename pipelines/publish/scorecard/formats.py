@@ -25,5 +25,15 @@ def day(value: dt.date | dt.datetime | None) -> str:
 
 
 def suppressed_label(min_cell_size: int) -> str:
-    """The label of every cell the privacy gate hid (min_cell_size: agenda.yml privacy)."""
-    return f"fewer than {min_cell_size}"
+    """The label of every cell the disclosure policy hid: a small group, a small count within a group
+    (agenda.yml privacy), or a group hidden so that another cannot be worked out from a total."""
+    return "hidden (small numbers)"
+
+
+def privacy_note(min_cell_size: int) -> str:
+    """The disclosure policy (agenda.yml privacy) in one sentence, for every page's footer."""
+    return (
+        f"No group of fewer than {min_cell_size} people is shown, nor a group in which only 1 to "
+        f"{min_cell_size - 1} people have the outcome or only 1 to {min_cell_size - 1} do not, nor any group "
+        "that would let such a group be worked out from a total"
+    )

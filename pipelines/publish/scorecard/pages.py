@@ -1,8 +1,8 @@
 """What each page of the scorecard says: its charts, the tables behind them, and the notes.
 
 Functions here take published data and the agenda and return plain values for the templates.
-A suppressed cell never reaches a chart: its group is listed as "fewer than <the agenda's minimum
-cell size>" (`suppressed`) beside the chart and in its table instead.
+A suppressed cell never reaches a chart: its group is listed as hidden (`suppressed`, the label of
+the agenda's disclosure policy) beside the chart and in its table instead.
 """
 
 from __future__ import annotations
