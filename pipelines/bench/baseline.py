@@ -235,7 +235,12 @@ def _flag(column: str, source: str) -> str:
 def _suppressed(cells: str, min_size: int) -> str:
     """Small-cell suppression, pass by pass as dbt_project/macros/suppress_small_cells.sql does it."""
     columns = "indicator_id, period, geography_level, geography, dimension, group_value, numerator, denominator, value"
-    state = f"select {columns}, denominator < {min_size} as is_suppressed from {cells}"
+    # the disclosure policy's primary rule (agenda.yml privacy): a small group, or a small count within one
+    primary = (
+        f"denominator < {min_size} or numerator between 1 and {min_size - 1} "
+        f"or denominator - numerator between 1 and {min_size - 1}"
+    )
+    state = f"select {columns}, {primary} as is_suppressed from {cells}"
     within = "indicator_id, period, geography_level, geography, dimension"
     across = "indicator_id, period, geography_level, dimension, group_value"
     for partition, tie_breaker in [(within, "group_value"), (across, "geography")] * SUPPRESSION_ROUNDS:
