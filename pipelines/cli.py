@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 import duckdb
-from rich.console import Console
 from rich.markup import escape
 
 from pipelines.alerts.cli import digest
@@ -23,10 +22,7 @@ from pipelines.core.linkkey import LinkKeyError, resolve_link_key
 from pipelines.core.partnership import ConfigError
 from pipelines.core.registry import RegistryError
 from pipelines.core.suites import SuiteError
-
-# soft_wrap: messages stay on one line whatever the terminal width (and whole in logs and pipes).
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from pipelines.core.terminal import console, err, fail, home_option
 
 SAMPLE_DIR = PROJECT_ROOT / "sources" / "sample"
 DEMO_ROUNDS = (
@@ -35,12 +31,7 @@ DEMO_ROUNDS = (
     ("fixes", "the district resends its corrected assessments file"),
 )
 PUBLISH_KEY = "publish/serving_database"
-EXIT_OK, EXIT_FAILED, EXIT_UNUSABLE, EXIT_BUSY = 0, 1, 2, 3
-
-
-def _fail(message: str, code: int = EXIT_UNUSABLE) -> None:
-    err.print(f"[bold red]error:[/] {escape(message)}")  # a partner's column name may hold [brackets]
-    sys.exit(code)
+EXIT_OK, EXIT_FAILED, EXIT_BUSY = 0, 1, 3
 
 
 def _instance_dir(home: Path | None) -> Home:
@@ -48,7 +39,7 @@ def _instance_dir(home: Path | None) -> Home:
     try:
         return Home.resolve(home).ensure()
     except InstanceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _link_key(paths: Home, *, create: bool = False) -> None:
@@ -56,7 +47,7 @@ def _link_key(paths: Home, *, create: bool = False) -> None:
     try:
         resolve_link_key(paths, create=create)
     except LinkKeyError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _definitions():
@@ -65,7 +56,7 @@ def _definitions():
     try:
         return build_definitions()
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _fail_dead_runs(instance) -> None:
@@ -87,7 +78,7 @@ def _warehouse(instance, command: str) -> Iterator:
     try:
         lock.acquire(wait=False)
     except WarehouseBusy as busy:
-        _fail(f"{busy}. Run `backbone {command}` again once it has finished.", EXIT_BUSY)
+        fail(f"{busy}. Run `backbone {command}` again once it has finished.", EXIT_BUSY)
     try:
         _fail_dead_runs(instance)
         yield lock
@@ -113,12 +104,7 @@ def _print_run(label: str, summary) -> None:
 
 
 @main.command()
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
-)
+@home_option
 def demo(home: Path | None) -> None:
     """Run the whole pipeline on the bundled sample partners, in three delivery rounds.
 
@@ -207,12 +193,7 @@ def _print_summary(paths: Home) -> None:
 
 
 @main.command()
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
-)
+@home_option
 def run(home: Path | None) -> None:
     """Run the pipeline once on whatever partners have delivered, then alert partners.
 
@@ -255,12 +236,7 @@ def _has_deliveries(paths: Home) -> bool:
 
 
 @main.command()
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
-)
+@home_option
 def ui(home: Path | None) -> None:
     """Start the Dagster UI on this instance (the demo's sample partners keep working in it)."""
     import subprocess
@@ -293,12 +269,7 @@ def ui(home: Path | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
-)
+@home_option
 def indicators(home: Path | None) -> None:
     """The common agenda: each indicator's latest published value against baseline and target."""
     from pipelines.core.agenda import AgendaError, load_agenda
@@ -307,7 +278,7 @@ def indicators(home: Path | None) -> None:
     try:
         agenda = load_agenda(AGENDA_FILE)
     except AgendaError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     latest: dict[str, tuple] = {}
     if paths.serving.exists():
         with duckdb.connect(str(paths.serving), read_only=True) as con:
@@ -358,13 +329,13 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
     try:
         ref = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR).dataset(dataset_id, partner_id)
     except (RegistryError, SuiteError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if not path.is_file():
-        _fail(f"{path}: no such file")
+        fail(f"{path}: no such file")
     try:
         limits = ReadLimits.from_env(os.environ)
     except SettingError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     with tempfile.TemporaryDirectory(prefix="backbone-check-") as scratch:
         database = Path(scratch) / "check.duckdb"
         delivery = Delivery(path, source=path.name, format=format_for(path), sheet=ref.feed.sheet)
@@ -373,9 +344,9 @@ def check_file(dataset_id: str, partner_id: str | None, path: Path) -> None:
             try:
                 landed = land(con, ref, delivery, secrets.token_bytes(32), Path(scratch) / "archive", limits=limits)
             except DeliveryChanged:
-                _fail(f"{path.name} changed while it was being read: check it again once it is saved")
+                fail(f"{path.name} changed while it was being read: check it again once it is saved")
         if landed.status == "unreadable":
-            _fail(f"{path.name} cannot be checked as {ref.partner.id} {dataset_id}: {landed.reason}")
+            fail(f"{path.name} cannot be checked as {ref.partner.id} {dataset_id}: {landed.reason}")
         report = validate(database, batch_query(ref, landed.submission_id), ref.suite)
     _print_report(path, ref, landed.rows, report, landed.reason)
     sys.exit(EXIT_OK if report.success else EXIT_FAILED)
@@ -406,12 +377,7 @@ def _print_report(path: Path, ref, rows: int, report, note: str | None) -> None:
 
 
 @main.command()
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
-)
+@home_option
 def doctor(home: Path | None) -> None:
     """Check this deployment: warehouse, Dagster storage, linking key, mail, partner systems, disk.
 

@@ -6,32 +6,17 @@ the schedule (at most once a month: the month is part of the mail's idempotency 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-EXIT_UNUSABLE = 2
-
-console = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}")
-    sys.exit(EXIT_UNUSABLE)
+from pipelines.core.terminal import console, err, fail, home_option
 
 
 @click.command()
 @click.option("--partner", "partner_id", required=True, help="Partner id, e.g. riverbend_isd.")
 @click.option("--dry-run", is_flag=True, help="Print the mail (text version) instead of sending it.")
-@click.option(
-    "--home",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Instance directory (default $BACKBONE_HOME or ./.backbone).",
-)
+@home_option
 def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     """A partner's monthly digest: its delivery health and the indicators its data feeds."""
     import duckdb
@@ -49,7 +34,7 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
     try:
         registry = load_registry(PARTNERS_DIR, EXPECTATIONS_DIR)
     except (RegistryError, SuiteError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     try:
         agenda = load_agenda(AGENDA_FILE, known_datasets=registry.dataset_names)
     except AgendaError as exc:  # the digest still goes out, without the indicators
@@ -57,7 +42,7 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
         agenda = None
     partner = registry.partners.get(partner_id)
     if partner is None:
-        _fail(f"unknown partner '{partner_id}' (known partners: {', '.join(sorted(registry.partners))})")
+        fail(f"unknown partner '{partner_id}' (known partners: {', '.join(sorted(registry.partners))})")
     paths, mailer, as_of = Home.resolve(home), MailerResource(), utc_now()
     try:
         if dry_run:
@@ -74,9 +59,9 @@ def digest(partner_id: str, dry_run: bool, home: Path | None) -> None:
             new = enqueue(con, mail, [], at=as_of)
             delivered = deliver_queued(con, mailer, paths.outbox, due_by=as_of)
     except InstanceError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except duckdb.IOException as exc:
-        _fail(f"the warehouse {paths.warehouse} is busy (a pipeline run is writing it): {exc}")
+        fail(f"the warehouse {paths.warehouse} is busy (a pipeline run is writing it): {exc}")
     if not new:
         console.print(f"{partner.name}'s digest for {as_of:%B %Y} was already queued; nothing new to send.")
     for item in delivered:
