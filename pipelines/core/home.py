@@ -98,9 +98,27 @@ def share(path: Path) -> None:
 
 
 @dataclass(frozen=True)
-class Home:
+class PublishedSet:
+    """What analysts and the community read, under `root`: the instance itself (where these paths lead
+    through `published/current`) or one published version (pipelines.publish.release)."""
+
     root: Path
 
+    @property
+    def serving(self) -> Path:
+        return self.root / "serving.duckdb"
+
+    @property
+    def exports(self) -> Path:
+        return self.root / "exports"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+
+@dataclass(frozen=True)
+class Home(PublishedSet):
     @classmethod
     def resolve(cls, root: str | os.PathLike[str] | None = None) -> Home:
         """`root`, else $BACKBONE_HOME, else ./.backbone — always made absolute so that
@@ -117,14 +135,6 @@ class Home:
         return self.root / "warehouse.duckdb"
 
     @property
-    def serving(self) -> Path:
-        return self.root / "serving.duckdb"
-
-    @property
-    def exports(self) -> Path:
-        return self.root / "exports"
-
-    @property
     def published(self) -> Path:
         """Every published version; serving.duckdb, exports and site are symlinks into its current one."""
         return self.root / "published"
@@ -136,10 +146,6 @@ class Home:
     @property
     def archive(self) -> Path:
         return self.root / "archive"
-
-    @property
-    def site(self) -> Path:
-        return self.root / "site"
 
     @property
     def chart_cache(self) -> Path:

@@ -14,33 +14,17 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from pipelines.core.home import Home, share
+from pipelines.core.home import Home, PublishedSet, share
 
 CURRENT = "current"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Version:
+class Version(PublishedSet):
     """One complete published set, named by its number; its entries have the documented paths' names."""
-
-    root: Path
-
-    @property
-    def serving(self) -> Path:
-        return self.root / "serving.duckdb"
-
-    @property
-    def exports(self) -> Path:
-        return self.root / "exports"
-
-    @property
-    def site(self) -> Path:
-        return self.root / "site"
 
 
 def release(home: Home, write: Callable[[Version], T]) -> T:
