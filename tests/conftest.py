@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.core.agenda import Agenda
-from pipelines.core.home import PROJECT_ROOT, Home
+from pipelines.core.home import PARTNERS_DIR, PROJECT_ROOT, Home
 from pipelines.core.partnership import Partnership, load_partnership
+from pipelines.core.privacy import PrivacyRule
 from pipelines.core.registry import Registry
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -70,6 +73,43 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
     # Tests drop whole files and run at once; waiting for files to settle has tests of its own.
     monkeypatch.setenv("BACKBONE_INBOX_SETTLE_SECONDS", "0")
     return Home.resolve(tmp_path / "home").ensure()
+
+
+def partner_files_with(tmp_path: Path, partner: str, old: str, new: str) -> Path:
+    """A copy of the bundled partner files in which `partner`'s file has `old` replaced by `new` once."""
+    folder = tmp_path / "partners"
+    shutil.copytree(PARTNERS_DIR, folder)
+    path = folder / f"{partner}.yml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    return folder
+
+
+def compile_inline(sql: str, scratch: Path, dbt_vars: dict | None = None) -> str:
+    """`sql` (Jinja with the project's macros) as dbt compiles it for DuckDB, with the project's vars
+    unless `dbt_vars` are given."""
+    from pipelines.models.project import run_dbt  # dagster-dbt loads only for the tests that run dbt
+
+    done = run_dbt(
+        ["compile", "--quiet", "--output", "json", "--inline", sql, "--target-path", str(scratch / "target")],
+        env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")},
+        dbt_vars=dbt_vars,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout)["compiled"]
+
+
+# The privacy rule indicator_values declares in its dbt yml, for tests that build such cells by hand.
+INDICATOR_RULE = [
+    PrivacyRule(
+        "suppressed",
+        ("denominator",),
+        ("numerator", "denominator", "value"),
+        counts=("numerator",),
+        complements=(("numerator", "denominator"),),
+    )
+]
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:

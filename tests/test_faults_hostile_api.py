@@ -27,6 +27,7 @@ from pipelines.core.registry import DatasetRef, Registry, load_partner
 from pipelines.core.resources import BackboneResource
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.ingest.pulls import pull_api, pull_sql
+from pipelines.sample.api import send_json
 from tests.conftest import bundled_partnership
 
 RECORDS = json.loads(
@@ -52,14 +53,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.answer(self)
 
     def send_json(self, body: object, status: int = 200, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body, headers)
 
 
 class _Server(ThreadingHTTPServer):

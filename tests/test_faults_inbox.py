@@ -23,6 +23,7 @@ from pipelines.definitions import build_definitions
 from pipelines.ingest import readers
 from pipelines.ingest.assets import build_raw_asset
 from pipelines.quality.checks import build_expectations_check
+from tests.conftest import partner_files_with
 
 SAMPLE = PROJECT_ROOT / "sources" / "sample"
 ENROLLMENT = SAMPLE / "history" / "riverbend_isd" / "enrollment_2021-22.csv"
@@ -110,16 +111,6 @@ def test_the_inbox_sensor_starts_no_run_while_a_file_is_still_changing(home: Hom
     assert len(settled.run_requests) == 1
 
 
-def _registry_with(tmp_path: Path, partner: str, old: str, new: str) -> Registry:
-    folder = tmp_path / "partners"
-    shutil.copytree(PARTNERS_DIR, folder)
-    path = folder / f"{partner}.yml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    return load_registry(folder, EXPECTATIONS_DIR)
-
-
 @pytest.mark.parametrize(
     "name",
     [
@@ -132,7 +123,10 @@ def test_an_upload_under_a_temporary_name_is_never_taken(home: Home, tmp_path: P
     """The district's file pattern is loose ('enrollment_*'); its SFTP client uploads under a temporary
     name and renames the file when the upload is complete. However old the temporary file is (a stalled
     upload), it is not a delivery."""
-    registry = _registry_with(tmp_path, "riverbend_isd", 'files: "enrollment_*.csv"', 'files: "enrollment_*"')
+    registry = load_registry(
+        partner_files_with(tmp_path, "riverbend_isd", 'files: "enrollment_*.csv"', 'files: "enrollment_*"'),
+        EXPECTATIONS_DIR,
+    )
     inbox = home.inbox / "riverbend_isd"
     inbox.mkdir(parents=True)
     uploading = _age(

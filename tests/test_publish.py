@@ -10,24 +10,12 @@ import pytest
 
 from pipelines.core.agenda import load_agenda
 from pipelines.core.home import AGENDA_FILE, Home
-from pipelines.core.privacy import PrivacyRule
 from pipelines.publish.release import release
 from pipelines.publish.serving import PublishRefused, publish
-from tests.conftest import bundled_partnership
+from tests.conftest import INDICATOR_RULE, bundled_partnership
 
 CELL = "('grade3_reading', '2023-24', 'Riverbend', 'all_students', 'All students', {n}, {d}, {v}, {s})"
-RULES = {
-    "indicator_values": [
-        PrivacyRule(
-            "suppressed",
-            ("denominator",),
-            ("numerator", "denominator", "value"),
-            counts=("numerator",),
-            complements=(("numerator", "denominator"),),
-        )
-    ],
-    "notes": [],
-}
+RULES = {"indicator_values": INDICATOR_RULE, "notes": []}
 MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size  # 10
 COLUMNS = (
     "indicator_id varchar, period varchar, geography varchar, dimension varchar, group_value varchar, "

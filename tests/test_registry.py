@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from pipelines.core.home import EXPECTATIONS_DIR, PARTNERS_DIR
 from pipelines.core.registry import RegistryError, load_registry
+from tests.conftest import partner_files_with
 
 
 def test_the_five_sample_partners_load_with_their_datasets() -> None:
@@ -33,16 +33,6 @@ def test_the_five_sample_partners_load_with_their_datasets() -> None:
         "mlopez@riverbend-isd.example.org",
         "dchen@riverbend-isd.example.org",
     ]
-
-
-def _broken(tmp_path: Path, partner: str, old: str, new: str) -> Path:
-    folder = tmp_path / "partners"
-    shutil.copytree(PARTNERS_DIR, folder)
-    path = folder / f"{partner}.yml"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    return folder
 
 
 @pytest.mark.parametrize(
@@ -75,7 +65,7 @@ def _broken(tmp_path: Path, partner: str, old: str, new: str) -> Path:
 def test_a_mistake_in_a_partner_file_names_the_file_and_field(
     tmp_path: Path, partner: str, old: str, new: str, expected: str
 ) -> None:
-    folder = _broken(tmp_path, partner, old, new)
+    folder = partner_files_with(tmp_path, partner, old, new)
     with pytest.raises(RegistryError) as caught:
         load_registry(folder, EXPECTATIONS_DIR)
     message = str(caught.value)

@@ -3,7 +3,6 @@ accepted by the checks of the datasets of its level and published under its name
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ from pipelines.core.agenda import AgendaError, load_schools
 from pipelines.core.home import EXPECTATIONS_DIR, SCHOOLS_FILE
 from pipelines.core.suites import SuiteError, load_suite
 from pipelines.models.dbt_vars import project_dbt_vars
-from pipelines.models.project import run_dbt
+from tests.conftest import compile_inline
 
 NEW_SCHOOL = '  - {code: "105", name: Northside Elementary, level: Elementary}\n'
 
@@ -50,22 +49,9 @@ def test_a_new_school_is_one_line_in_the_reference(tmp_path: Path, monkeypatch: 
     assert "105" in _school_rule("enrollment")["kwargs"]["value_set"]
     assert "105" not in _school_rule("graduation")["kwargs"]["value_set"]  # not a high school
     dbt_vars = {**project_dbt_vars(), "schools": [s.model_dump() for s in load_schools(schools)]}
-    done = run_dbt(
-        [
-            "compile",
-            "--quiet",
-            "--output",
-            "json",
-            "--inline",
-            "select {{ school_name(\"'105'\") }} as name, {{ school_level(\"'105'\") }} as level",
-            "--target-path",
-            str(tmp_path / "target"),
-        ],
-        env={"BACKBONE_WAREHOUSE": str(tmp_path / "w.duckdb")},
-        dbt_vars=dbt_vars,
+    compiled = compile_inline(
+        "select {{ school_name(\"'105'\") }} as name, {{ school_level(\"'105'\") }} as level", tmp_path, dbt_vars
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    compiled = json.loads(done.stdout)["compiled"]
     assert "when '105' then 'Northside Elementary'" in compiled and "when '105' then 'Elementary'" in compiled
 
 

@@ -5,7 +5,6 @@ others, and the publish gate agrees."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import duckdb
@@ -16,24 +15,14 @@ from hypothesis import strategies as st
 from pipelines.core.agenda import load_agenda
 from pipelines.core.home import AGENDA_FILE
 from pipelines.core.partnership import Partnership
-from pipelines.core.privacy import PrivacyRule
 from pipelines.core.registry import Registry
 from pipelines.models.dbt_vars import project_dbt_vars
-from pipelines.models.project import run_dbt
 from pipelines.publish.serving import privacy_violations
-from tests.conftest import bundled_partnership
+from tests.conftest import INDICATOR_RULE, bundled_partnership, compile_inline
 
 pytestmark = pytest.mark.slow  # dbt compiles the macro, then a thousand generated distributions run
 
-RULE = [
-    PrivacyRule(
-        "suppressed",
-        ("denominator",),
-        ("numerator", "denominator", "value"),
-        counts=("numerator",),
-        complements=(("numerator", "denominator"),),
-    )
-]
+RULE = INDICATOR_RULE
 SCHOOLS = ("Oak Hill Elementary", "Riverside Elementary", "Mill Creek Elementary")
 GROUPS = ("Asian", "Black", "Hispanic", "White", "Two or more")
 MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size
@@ -41,22 +30,7 @@ MIN_CELL_SIZE = bundled_partnership().agenda.privacy.min_cell_size
 
 def _compiled_suppression(scratch: Path, dbt_vars: dict | None = None) -> str:
     """The macro as dbt compiles it for DuckDB (with the project's vars unless given), applied to `cells`."""
-    done = run_dbt(
-        [
-            "compile",
-            "--quiet",
-            "--output",
-            "json",
-            "--inline",
-            "{{ suppress_small_cells('cells') }}",
-            "--target-path",
-            str(scratch / "target"),
-        ],
-        env={"BACKBONE_WAREHOUSE": str(scratch / "w.duckdb")},
-        dbt_vars=dbt_vars,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(done.stdout)["compiled"]
+    return compile_inline("{{ suppress_small_cells('cells') }}", scratch, dbt_vars)
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,20 @@ class _Server(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
+def send_json(
+    handler: BaseHTTPRequestHandler, status: int, body: object, headers: dict[str, str] | None = None
+) -> None:
+    """Answer `handler`'s request with `body` as JSON (and any extra `headers`)."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
@@ -61,24 +75,25 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         store = ENDPOINTS.get(parts.path.rstrip("/"))
         if store is None:
-            return self._send(404, {"error": f"no such endpoint: {parts.path}"})
+            return send_json(self, 404, {"error": f"no such endpoint: {parts.path}"})
         given = self.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {self.server.token}".encode()):
-            return self._send(401, {"error": "missing or invalid bearer token"}, {"WWW-Authenticate": "Bearer"})
+            return send_json(self, 401, {"error": "missing or invalid bearer token"}, {"WWW-Authenticate": "Bearer"})
         query = parse_qs(parts.query)
         try:
             page = int(query.get("page", ["1"])[0])
             per_page = min(int(query.get("per_page", [str(DEFAULT_PER_PAGE)])[0]), MAX_PER_PAGE)
         except ValueError:
-            return self._send(400, {"error": "page and per_page must be whole numbers"})
+            return send_json(self, 400, {"error": "page and per_page must be whole numbers"})
         if page < 1 or per_page < 1:
-            return self._send(400, {"error": "page and per_page must be at least 1"})
+            return send_json(self, 400, {"error": "page and per_page must be at least 1"})
         records = self.server.records(self.server.store_dir / store)
         start = (page - 1) * per_page
         following = None
         if start + per_page < len(records):
             following = f"{self.server.url}{parts.path}?{urlencode({'page': page + 1, 'per_page': per_page})}"
-        self._send(
+        send_json(
+            self,
             200,
             {
                 "data": records[start : start + per_page],
@@ -88,16 +103,6 @@ class _Handler(BaseHTTPRequestHandler):
                 "next": following,
             },
         )
-
-    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 class SampleCollegeApi:
